@@ -1,0 +1,15 @@
+//! alchemy-ci: preview environments for Alchemy apps on GitHub.
+//!
+//! The flow runs one way: an event and the configuration go into
+//! [`plan::decide`], a pure function that returns a [`plan::Plan`];
+//! `simulate` renders that plan and `run` executes it.
+
+pub mod alchemy;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod github;
+pub mod plan;
+pub mod record;
+pub mod render;
+pub mod stage;

@@ -1,0 +1,297 @@
+//! Stage names: the one value that reaches Alchemy's shell command line and
+//! its file paths, so it is validated before anything else happens.
+//!
+//! Alchemy v1 builds a shell string from `--stage` and writes state under
+//! `.alchemy/<app>/<stage>/`; a stage like `x;rm -rf ~` or `../x` would run a
+//! command or escape the app. A [`Stage`] can only hold a name that matches
+//! `^[a-z0-9][-_a-z0-9]{0,62}$`, and pull request stages are always the
+//! canonical `<prefix><n>` with `n` a positive 32-bit integer.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+use serde::{Deserialize, Serialize};
+
+/// Longest stage name accepted; long enough for any prefix plus a u32.
+pub const MAX_STAGE_LEN: usize = 63;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StageError {
+    #[error("stage name is empty")]
+    Empty,
+    #[error("stage name {0:?} is longer than {MAX_STAGE_LEN} characters")]
+    TooLong(String),
+    #[error("stage name {0:?} must start with a lowercase letter or digit")]
+    BadStart(String),
+    #[error("stage name {name:?} contains {bad:?}; only a-z, 0-9, '-' and '_' are allowed")]
+    BadChar { name: String, bad: char },
+    #[error("stage name {name:?} looks like a pull request stage but {reason}")]
+    BadPrNumber { name: String, reason: &'static str },
+    #[error("stage prefix {0:?} must be 1 to 52 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")]
+    BadPrefix(String),
+}
+
+/// A pull request number: a positive integer that fits in 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PrNumber(NonZeroU32);
+
+impl PrNumber {
+    pub fn new(n: u64) -> Option<Self> {
+        u32::try_from(n).ok().and_then(NonZeroU32::new).map(Self)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Display for PrNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for PrNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PrNumber;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a positive whole number that fits in 32 bits")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PrNumber, E> {
+                PrNumber::new(v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PrNumber, E> {
+                u64::try_from(v)
+                    .ok()
+                    .and_then(PrNumber::new)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+            }
+        }
+        d.deserialize_u64(Visitor)
+    }
+}
+
+/// The prefix that turns a PR number into a stage (`pr-` by default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StagePrefix(String);
+
+impl StagePrefix {
+    pub fn parse(s: &str) -> Result<Self, StageError> {
+        // Leave room for the ten digits of the largest u32.
+        let fits = !s.is_empty() && s.len() <= MAX_STAGE_LEN - 11;
+        if fits && check_grammar(s).is_ok() {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(StageError::BadPrefix(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for StagePrefix {
+    fn default() -> Self {
+        Self("pr-".to_owned())
+    }
+}
+
+/// A validated stage name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Stage(String);
+
+impl Stage {
+    /// Parses a stage named by a user or an event. A name made of `prefix`
+    /// and digits must be the canonical form of a PR stage, so `pr-0`,
+    /// `pr-007` and `pr-99999999999` are refused rather than silently
+    /// becoming stages no pull request maps to.
+    pub fn parse(s: &str, prefix: &StagePrefix) -> Result<Self, StageError> {
+        check_grammar(s)?;
+        if let Some(digits) = s.strip_prefix(prefix.as_str()) {
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                let reason = if digits.starts_with('0') {
+                    "the number must be positive and have no leading zeros"
+                } else if digits.parse::<u32>().is_err() {
+                    "the number does not fit in 32 bits"
+                } else {
+                    ""
+                };
+                if !reason.is_empty() {
+                    return Err(StageError::BadPrNumber {
+                        name: s.to_owned(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn for_pr(prefix: &StagePrefix, number: PrNumber) -> Self {
+        Self(format!("{}{}", prefix.as_str(), number))
+    }
+
+    /// The PR number this stage belongs to, if it is a PR stage under `prefix`.
+    pub fn pr_number(&self, prefix: &StagePrefix) -> Option<PrNumber> {
+        let digits = self.0.strip_prefix(prefix.as_str())?;
+        if digits.starts_with('0') {
+            return None;
+        }
+        digits.parse::<u64>().ok().and_then(PrNumber::new)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Stage {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_grammar(s: &str) -> Result<(), StageError> {
+    let Some(first) = s.chars().next() else {
+        return Err(StageError::Empty);
+    };
+    if s.len() > MAX_STAGE_LEN {
+        return Err(StageError::TooLong(s.to_owned()));
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Err(StageError::BadStart(s.to_owned()));
+    }
+    if let Some(bad) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(StageError::BadChar {
+            name: s.to_owned(),
+            bad,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pr() -> StagePrefix {
+        StagePrefix::default()
+    }
+
+    #[test]
+    fn accepts_ordinary_names() {
+        for ok in [
+            "pr-1",
+            "pr-4294967295",
+            "prod",
+            "staging",
+            "a",
+            "0",
+            "dev_sam",
+            "x-y_z",
+        ] {
+            assert_eq!(Stage::parse(ok, &pr()).map(|s| s.0), Ok(ok.to_owned()));
+        }
+    }
+
+    #[test]
+    fn refuses_names_that_reach_a_shell_or_a_path() {
+        for bad in [
+            "",
+            "../x",
+            "x;touch /tmp/p;",
+            "$(id)",
+            "Prod",
+            "-x",
+            "_x",
+            "a b",
+            "a/b",
+            "a:b",
+            "é",
+            "pr-0",
+            "pr-007",
+            "pr-4294967296",
+            &"a".repeat(64),
+        ] {
+            assert!(Stage::parse(bad, &pr()).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn pr_stage_round_trips_its_number() {
+        let n = PrNumber::new(42).expect("42 is a PR number");
+        let stage = Stage::for_pr(&pr(), n);
+        assert_eq!(stage.as_str(), "pr-42");
+        assert_eq!(stage.pr_number(&pr()), Some(n));
+        assert_eq!(
+            Stage::parse("prod", &pr())
+                .ok()
+                .and_then(|s| s.pr_number(&pr())),
+            None
+        );
+    }
+
+    #[test]
+    fn prefix_must_leave_room_for_the_number() {
+        assert!(StagePrefix::parse("preview-").is_ok());
+        assert!(StagePrefix::parse("").is_err());
+        assert!(StagePrefix::parse("PR-").is_err());
+        assert!(StagePrefix::parse(&"p".repeat(53)).is_err());
+        let long = StagePrefix::parse(&"p".repeat(52)).expect("52 fits");
+        let stage = Stage::for_pr(&long, PrNumber::new(u64::from(u32::MAX)).expect("max"));
+        assert!(Stage::parse(stage.as_str(), &long).is_ok());
+    }
+
+    fn in_grammar(s: &str) -> bool {
+        let b = s.as_bytes();
+        !b.is_empty()
+            && b.len() <= MAX_STAGE_LEN
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+    }
+
+    proptest! {
+        #[test]
+        fn nothing_outside_the_grammar_is_accepted(s in any::<String>()) {
+            if let Ok(stage) = Stage::parse(&s, &pr()) {
+                prop_assert!(in_grammar(stage.as_str()), "accepted {:?}", stage);
+            }
+        }
+
+        #[test]
+        fn near_misses_outside_the_grammar_are_refused(s in "[a-z0-9./;$` _A-Z-]{0,70}") {
+            if let Ok(stage) = Stage::parse(&s, &pr()) {
+                prop_assert!(in_grammar(stage.as_str()));
+            }
+            if !in_grammar(&s) {
+                prop_assert!(Stage::parse(&s, &pr()).is_err());
+            }
+        }
+
+        #[test]
+        fn every_pr_number_makes_a_valid_stage(n in 1u32..) {
+            let number = PrNumber::new(u64::from(n)).expect("positive");
+            let stage = Stage::for_pr(&pr(), number);
+            prop_assert_eq!(Stage::parse(stage.as_str(), &pr()), Ok(stage.clone()));
+            prop_assert_eq!(stage.pr_number(&pr()), Some(number));
+        }
+    }
+}
