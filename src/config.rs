@@ -1,0 +1,490 @@
+//! Configuration from four layers with one precedence order:
+//! CLI flags > action inputs (`INPUT_<NAME>`) > config file > defaults.
+//!
+//! Every input has the same name in all three places (`stage-prefix` is
+//! `--stage-prefix`, `INPUT_STAGE-PREFIX` and the `stage-prefix:` key), so the
+//! layers are plain maps from input name to raw value and one function picks
+//! the winner; parsing happens once, on the winner, and an error names the
+//! layer it came from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::alchemy::AlchemyCommand;
+use crate::stage::{Stage, StageError, StagePrefix};
+
+/// Every input alchemy-ci takes, in the order the docs list them.
+pub const INPUTS: &[&str] = &[
+    "command",
+    "stage",
+    "stage-prefix",
+    "deploy-drafts",
+    "label",
+    "allow-forks",
+    "branches",
+    "protected-stages",
+    "allow-protected",
+    "working-directory",
+    "alchemy-command",
+    "state-store",
+    "config",
+];
+
+/// Inputs that make no sense inside the config file itself.
+const NOT_IN_FILE: &[&str] = &["config"];
+
+/// Config file locations, relative to the repository root, tried in order.
+pub const CONFIG_FILES: &[&str] = &["alchemy-ci.yml", ".github/alchemy-ci.yml"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the config file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not valid YAML: {message}", path.display())]
+    Yaml { path: PathBuf, message: String },
+    #[error("{}: expected a mapping of input names to values at the top level", path.display())]
+    NotMapping { path: PathBuf },
+    #[error("{}: unknown key `{key}` (known keys: {known})", path.display())]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        known: String,
+    },
+    #[error("two config files found, {} and {}; keep one", first.display(), second.display())]
+    TwoFiles { first: PathBuf, second: PathBuf },
+    #[error("{source_name}: {message}")]
+    Value {
+        source_name: String,
+        message: String,
+    },
+}
+
+/// One raw value and the layer it came from.
+#[derive(Debug, Clone)]
+enum Raw {
+    Text(String),
+    Yaml(serde_norway::Value),
+}
+
+#[derive(Debug, Clone)]
+enum Origin {
+    Flag,
+    Input,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+struct Sourced {
+    origin: Origin,
+    raw: Raw,
+}
+
+impl Sourced {
+    fn name(&self, key: &str) -> String {
+        match &self.origin {
+            Origin::Flag => format!("--{key}"),
+            Origin::Input => format!("INPUT_{}", key.to_ascii_uppercase()),
+            Origin::File(p) => format!("{}: {key}", p.display()),
+        }
+    }
+
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Value {
+            source_name: self.name(key),
+            message: message.into(),
+        }
+    }
+}
+
+/// Raw values given on the command line, keyed by input name. Built by the
+/// CLI layer, which only collects what was typed.
+#[derive(Debug, Default, Clone)]
+pub struct FlagValues(pub BTreeMap<&'static str, String>);
+
+/// What the user asked for, one value per input, after precedence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub command: Command,
+    pub stage: Option<Stage>,
+    pub stage_prefix: StagePrefix,
+    pub deploy_drafts: bool,
+    pub label: Option<String>,
+    pub allow_forks: bool,
+    pub branches: BTreeMap<String, Stage>,
+    pub protected_stages: BTreeSet<Stage>,
+    pub allow_protected: bool,
+    pub working_directory: PathBuf,
+    pub alchemy_command: AlchemyCommand,
+    pub state_store: StateStoreSpec,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    /// Decide from the event.
+    Auto,
+    Deploy,
+    Destroy,
+    Cleanup,
+    Status,
+}
+
+impl Command {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "auto" => Self::Auto,
+            "deploy" => Self::Deploy,
+            "destroy" => Self::Destroy,
+            "cleanup" => Self::Cleanup,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Deploy => "deploy",
+            Self::Destroy => "destroy",
+            Self::Cleanup => "cleanup",
+            Self::Status => "status",
+        })
+    }
+}
+
+/// Where stage state is kept between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum StateStoreSpec {
+    /// Refs of the repository itself, one per stage.
+    Git,
+    /// A plain folder holding every stage's saved state.
+    Dir(PathBuf),
+}
+
+impl StateStoreSpec {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "git" => Some(Self::Git),
+            _ => s
+                .strip_prefix("dir:")
+                .filter(|p| !p.is_empty())
+                .map(|p| Self::Dir(PathBuf::from(p))),
+        }
+    }
+}
+
+impl fmt::Display for StateStoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Git => f.write_str("git refs of the repository"),
+            Self::Dir(p) => write!(f, "folder {}", p.display()),
+        }
+    }
+}
+
+/// The sources to resolve: flags, the process environment, and the folder
+/// where config files are looked for.
+pub struct Sources<'a> {
+    pub flags: &'a FlagValues,
+    pub env: &'a BTreeMap<String, String>,
+    pub root: &'a Path,
+}
+
+/// Resolves the configuration. Reads at most one config file; writes nothing.
+pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
+    let mut layers: BTreeMap<&'static str, Sourced> = BTreeMap::new();
+
+    // Lowest precedence first; later layers overwrite.
+    let explicit_file = pick(src, "config")
+        .map(|s| match &s.raw {
+            Raw::Text(t) => Ok(PathBuf::from(t)),
+            Raw::Yaml(_) => Err(s.err("config", "expected a path")),
+        })
+        .transpose()?;
+    let file = match explicit_file {
+        Some(p) => Some(src.root.join(p)),
+        None => find_config_file(src.root)?,
+    };
+    if let Some(path) = &file {
+        for (key, value) in read_config_file(path)? {
+            layers.insert(
+                key,
+                Sourced {
+                    origin: Origin::File(path.clone()),
+                    raw: Raw::Yaml(value),
+                },
+            );
+        }
+    }
+    for key in INPUTS {
+        if let Some(s) = pick(src, key) {
+            layers.insert(key, s);
+        }
+    }
+
+    let get = |key: &str| layers.get(key);
+    let stage_prefix = match get("stage-prefix") {
+        Some(s) => {
+            let text = text(s, "stage-prefix")?;
+            StagePrefix::parse(&text).map_err(|e| s.err("stage-prefix", e.to_string()))?
+        }
+        None => StagePrefix::default(),
+    };
+    let stage_of = |s: &Sourced, key: &str, v: &str| {
+        Stage::parse(v, &stage_prefix).map_err(|e: StageError| s.err(key, e.to_string()))
+    };
+
+    let command = match get("command") {
+        Some(s) => {
+            let t = text(s, "command")?;
+            Command::parse(&t).ok_or_else(|| {
+                s.err(
+                    "command",
+                    format!("expected one of auto, deploy, destroy, cleanup, status; got {t:?}"),
+                )
+            })?
+        }
+        None => Command::Auto,
+    };
+    let stage = get("stage")
+        .map(|s| text(s, "stage").and_then(|t| stage_of(s, "stage", &t)))
+        .transpose()?;
+    let branches = match get("branches") {
+        Some(s) => string_map(s, "branches")?
+            .into_iter()
+            .map(|(branch, stage)| Ok((branch, stage_of(s, "branches", &stage)?)))
+            .collect::<Result<_, ConfigError>>()?,
+        None => BTreeMap::new(),
+    };
+    let protected_stages = match get("protected-stages") {
+        Some(s) => string_list(s, "protected-stages")?
+            .iter()
+            .map(|v| stage_of(s, "protected-stages", v))
+            .collect::<Result<_, _>>()?,
+        None => ["prod", "production", "staging"]
+            .iter()
+            .map(|v| Stage::parse(v, &stage_prefix))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ConfigError::Value {
+                source_name: "protected-stages".into(),
+                message: e.to_string(),
+            })?,
+    };
+    let alchemy_command = match get("alchemy-command") {
+        Some(s) => {
+            let words = match &s.raw {
+                Raw::Yaml(serde_norway::Value::Sequence(_)) => string_list(s, "alchemy-command")?,
+                _ => {
+                    let t = text(s, "alchemy-command")?;
+                    AlchemyCommand::split_words(&t).map_err(|m| s.err("alchemy-command", m))?
+                }
+            };
+            AlchemyCommand::from_words(&words).map_err(|m| s.err("alchemy-command", m))?
+        }
+        None => AlchemyCommand::Auto,
+    };
+    let state_store = match get("state-store") {
+        Some(s) => {
+            let t = text(s, "state-store")?;
+            StateStoreSpec::parse(&t).ok_or_else(|| {
+                s.err(
+                    "state-store",
+                    format!("expected `git` or `dir:<path>`, got {t:?}"),
+                )
+            })?
+        }
+        None => StateStoreSpec::Git,
+    };
+
+    Ok(Config {
+        command,
+        stage,
+        deploy_drafts: get("deploy-drafts")
+            .map(|s| boolean(s, "deploy-drafts"))
+            .transpose()?
+            .unwrap_or(true),
+        label: get("label")
+            .map(|s| text(s, "label"))
+            .transpose()?
+            .filter(|l| !l.is_empty()),
+        allow_forks: get("allow-forks")
+            .map(|s| boolean(s, "allow-forks"))
+            .transpose()?
+            .unwrap_or(false),
+        branches,
+        protected_stages,
+        allow_protected: get("allow-protected")
+            .map(|s| boolean(s, "allow-protected"))
+            .transpose()?
+            .unwrap_or(false),
+        working_directory: get("working-directory")
+            .map(|s| text(s, "working-directory"))
+            .transpose()?
+            .map_or_else(|| PathBuf::from("."), PathBuf::from),
+        alchemy_command,
+        state_store,
+        stage_prefix,
+        file,
+    })
+}
+
+/// The winner between the flag and the input for one key. Action inputs that
+/// the workflow did not set arrive as empty strings, so empty means unset.
+fn pick(src: &Sources<'_>, key: &str) -> Option<Sourced> {
+    if let Some(v) = src.flags.0.get(key) {
+        return Some(Sourced {
+            origin: Origin::Flag,
+            raw: Raw::Text(v.clone()),
+        });
+    }
+    let var = format!("INPUT_{}", key.to_ascii_uppercase());
+    src.env
+        .get(&var)
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Sourced {
+            origin: Origin::Input,
+            raw: Raw::Text(v.trim().to_owned()),
+        })
+}
+
+fn find_config_file(root: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    let found: Vec<PathBuf> = CONFIG_FILES
+        .iter()
+        .map(|f| root.join(f))
+        .filter(|p| p.is_file())
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        [first, second, ..] => Err(ConfigError::TwoFiles {
+            first: first.clone(),
+            second: second.clone(),
+        }),
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Value)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| ConfigError::Yaml {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+    let map = match value {
+        serde_norway::Value::Null => return Ok(Vec::new()),
+        serde_norway::Value::Mapping(m) => m,
+        _ => return Err(ConfigError::NotMapping { path: path.into() }),
+    };
+    let known: Vec<&'static str> = INPUTS
+        .iter()
+        .copied()
+        .filter(|k| !NOT_IN_FILE.contains(k))
+        .collect();
+    let mut out = Vec::new();
+    for (k, v) in map {
+        let key_text = match &k {
+            serde_norway::Value::String(s) => s.clone(),
+            other => serde_norway::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        };
+        let Some(key) = known.iter().copied().find(|name| *name == key_text) else {
+            return Err(ConfigError::UnknownKey {
+                path: path.into(),
+                key: key_text,
+                known: known.join(", "),
+            });
+        };
+        out.push((key, v));
+    }
+    Ok(out)
+}
+
+fn text(s: &Sourced, key: &str) -> Result<String, ConfigError> {
+    match &s.raw {
+        Raw::Text(t) => Ok(t.clone()),
+        Raw::Yaml(serde_norway::Value::String(t)) => Ok(t.trim().to_owned()),
+        Raw::Yaml(serde_norway::Value::Number(n)) => Ok(n.to_string()),
+        Raw::Yaml(serde_norway::Value::Bool(b)) => Ok(b.to_string()),
+        Raw::Yaml(_) => Err(s.err(key, "expected a single value")),
+    }
+}
+
+/// Booleans as `@actions/core`'s `getBooleanInput` takes them (YAML 1.2 core).
+fn boolean(s: &Sourced, key: &str) -> Result<bool, ConfigError> {
+    if let Raw::Yaml(serde_norway::Value::Bool(b)) = &s.raw {
+        return Ok(*b);
+    }
+    match text(s, key)?.as_str() {
+        "true" | "True" | "TRUE" => Ok(true),
+        "false" | "False" | "FALSE" => Ok(false),
+        other => Err(s.err(key, format!("expected true or false, got {other:?}"))),
+    }
+}
+
+/// A list: a YAML sequence, or text separated by commas or newlines.
+fn string_list(s: &Sourced, key: &str) -> Result<Vec<String>, ConfigError> {
+    match &s.raw {
+        Raw::Yaml(serde_norway::Value::Sequence(items)) => items
+            .iter()
+            .map(|item| {
+                text(
+                    &Sourced {
+                        origin: s.origin.clone(),
+                        raw: Raw::Yaml(item.clone()),
+                    },
+                    key,
+                )
+            })
+            .collect(),
+        _ => Ok(text(s, key)?
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()),
+    }
+}
+
+/// A map: a YAML mapping, or text of `key:value` pairs separated by commas
+/// or newlines. A colon cannot appear in a git branch name, so the split is
+/// unambiguous.
+fn string_map(s: &Sourced, key: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    if let Raw::Yaml(serde_norway::Value::Mapping(m)) = &s.raw {
+        return m
+            .iter()
+            .map(|(k, v)| {
+                let one = |raw| Sourced {
+                    origin: s.origin.clone(),
+                    raw: Raw::Yaml(raw),
+                };
+                Ok((text(&one(k.clone()), key)?, text(&one(v.clone()), key)?))
+            })
+            .collect();
+    }
+    string_list(s, key)?
+        .into_iter()
+        .map(|pair| match pair.split_once(':') {
+            Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+                Ok((k.trim().to_owned(), v.trim().to_owned()))
+            }
+            _ => Err(s.err(key, format!("expected `branch:stage` pairs, got {pair:?}"))),
+        })
+        .collect()
+}
