@@ -1,0 +1,192 @@
+//! The sticky PR comment: one per stage, found again by a hidden marker.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::markdown;
+use crate::event::CommitSha;
+use crate::stage::Stage;
+
+/// GitHub refuses comment bodies longer than this many characters.
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+
+/// The hidden line that identifies a stage's comment.
+pub fn marker(stage: &Stage) -> String {
+    format!("<!-- alchemy-ci:stage={stage} -->")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommentStatus {
+    Deploying,
+    Deployed,
+    Failed,
+    Destroying,
+    Destroyed,
+    DestroyFailed,
+}
+
+impl CommentStatus {
+    fn headline(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Deploying => ("🚧", "Deploying"),
+            Self::Deployed => ("✅", "Deployed"),
+            Self::Failed => ("❌", "Deploy failed"),
+            Self::Destroying => ("🧹", "Destroying"),
+            Self::Destroyed => ("🗑️", "Destroyed"),
+            Self::DestroyFailed => ("⚠️", "Destroy failed"),
+        }
+    }
+}
+
+/// A URL and the resource it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedUrl {
+    pub resource: String,
+    pub url: String,
+}
+
+/// Everything a comment shows.
+#[derive(Debug, Clone)]
+pub struct CommentInput<'a> {
+    pub stage: &'a Stage,
+    pub status: CommentStatus,
+    /// Link target for the commit: `<server>/<owner>/<repo>`.
+    pub repo_url: Option<String>,
+    pub sha: Option<&'a CommitSha>,
+    pub urls: &'a [NamedUrl],
+    pub run_url: Option<&'a str>,
+    /// When the comment was written, already formatted; absent in previews.
+    pub updated_at: Option<&'a str>,
+    /// The last lines of the program's output, shown on failure.
+    pub log_tail: Option<&'a str>,
+}
+
+/// Renders the comment body. The status, stage and URLs always fit; only
+/// the log block is shortened to stay under GitHub's limit.
+pub fn render(c: &CommentInput<'_>) -> String {
+    let (icon, word) = c.status.headline();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", marker(c.stage));
+    let _ = writeln!(out, "### {icon} Preview `{}` · {word}\n", c.stage);
+    out.push_str("| | |\n|---|---|\n");
+    let _ = writeln!(out, "| **Status** | {icon} {word} |");
+    let _ = writeln!(out, "| **Stage** | `{}` |", c.stage);
+    if let Some(sha) = c.sha {
+        let short = sha.short();
+        match &c.repo_url {
+            Some(repo) => {
+                let _ = writeln!(
+                    out,
+                    "| **Commit** | [`{short}`]({repo}/commit/{}) |",
+                    sha.as_str()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "| **Commit** | `{short}` |");
+            }
+        }
+    }
+    if let Some(primary) = c.urls.first() {
+        let _ = writeln!(out, "| **Preview** | {} |", markdown::link(&primary.url));
+    }
+    if let Some(run) = c.run_url.and_then(markdown::url) {
+        let _ = writeln!(out, "| **Logs** | [workflow run]({run}) |");
+    }
+    if let Some(at) = c.updated_at {
+        let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
+    }
+
+    if c.urls.len() > 1 {
+        out.push_str("\n| Resource | URL |\n|---|---|\n");
+        for u in c.urls {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                markdown::text(&u.resource),
+                markdown::link(&u.url)
+            );
+        }
+    }
+
+    let footer =
+        "\n<sub>Posted by alchemy-ci · updated in place on every run of this stage</sub>\n";
+    if let Some(log) = c.log_tail.filter(|l| !l.trim().is_empty()) {
+        let open = "\n<details><summary>Last lines of output</summary>\n\n<pre>";
+        let close = "</pre>\n</details>\n";
+        let room = MAX_COMMENT_CHARS.saturating_sub(
+            out.chars().count() + open.len() + close.len() + footer.chars().count() + 64,
+        );
+        out.push_str(open);
+        out.push_str(&tail_chars(&markdown::html(log), room));
+        out.push_str(close);
+    }
+    out.push_str(footer);
+    out
+}
+
+/// The last `max` characters of `s`, cut at a line start when one is near.
+fn tail_chars(s: &str, max: usize) -> String {
+    let count = s.chars().count();
+    if count <= max {
+        return s.to_owned();
+    }
+    let cut: String = s.chars().skip(count - max).collect();
+    // Never start in the middle of an entity such as `&lt;`.
+    let from = cut.find('\n').map_or(0, |i| i + 1);
+    format!("… (earlier output trimmed)\n{}", &cut[from..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::StagePrefix;
+
+    fn stage() -> Stage {
+        Stage::parse("pr-1", &StagePrefix::default()).expect("valid")
+    }
+
+    #[test]
+    fn huge_log_is_trimmed_and_status_and_urls_survive() {
+        let s = stage();
+        let urls = vec![NamedUrl {
+            resource: "site".into(),
+            url: "https://pr-1.example.test".into(),
+        }];
+        let log = "error: something broke <here>\n".repeat(10_000);
+        let body = render(&CommentInput {
+            stage: &s,
+            status: CommentStatus::Failed,
+            repo_url: None,
+            sha: None,
+            urls: &urls,
+            run_url: None,
+            updated_at: None,
+            log_tail: Some(&log),
+        });
+        assert!(body.chars().count() <= MAX_COMMENT_CHARS);
+        assert!(body.starts_with(&marker(&s)));
+        assert!(body.contains("Deploy failed"));
+        assert!(body.contains("https://pr-1.example.test"));
+        assert!(body.contains("earlier output trimmed"));
+        assert!(!body.contains("<here>"));
+    }
+
+    #[test]
+    fn log_cannot_forge_a_marker() {
+        let s = stage();
+        let body = render(&CommentInput {
+            stage: &s,
+            status: CommentStatus::Failed,
+            repo_url: None,
+            sha: None,
+            urls: &[],
+            run_url: None,
+            updated_at: None,
+            log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
+        });
+        assert_eq!(body.matches("<!--").count(), 1);
+        assert!(!body.contains("<img"));
+    }
+}

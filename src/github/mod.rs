@@ -1,0 +1,4 @@
+//! Talking back on the pull request.
+
+pub mod comment;
+pub mod markdown;

@@ -1,0 +1,772 @@
+//! The whole policy: (event, config, facts) → plan. Pure: no I/O, no clock,
+//! no environment. `simulate` renders the plan this returns and `run`
+//! executes the same value, so what one shows is what the other does.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::alchemy::{self, Detected, Phase};
+use crate::config::{Command, Config, StateStoreSpec};
+use crate::event::{CommitSha, Event, NameSource, Payload, PrAction, PullRequest, Push};
+use crate::github::comment::{self, CommentInput, CommentStatus};
+use crate::record::RecordStatus;
+use crate::stage::{PrNumber, Stage};
+
+/// What the world looked like when the plan was made, as far as the shell
+/// could tell. `None` means "not looked up", and the plan says what that
+/// leaves unchecked.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub alchemy: Detected,
+    /// Whether a GitHub token is at hand, so comments and deployments can be
+    /// posted.
+    pub can_post: bool,
+    pub live_pr: Option<LivePr>,
+    pub record: Option<RecordFacts>,
+    pub run: RunContext,
+}
+
+/// The pull request as the API reports it now; the event may be minutes old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePr {
+    pub open: bool,
+    pub head_sha: CommitSha,
+}
+
+/// The stage's stored record, as far as the decision needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFacts {
+    /// No record and no state for the stage.
+    Missing,
+    Present {
+        status: RecordStatus,
+    },
+}
+
+/// Where this run lives on GitHub, for links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunContext {
+    pub server_url: Option<String>,
+    pub repository: Option<String>,
+    pub run_id: Option<String>,
+}
+
+impl RunContext {
+    pub fn repo_url(&self) -> Option<String> {
+        let server = self.server_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{server}/{}", self.repository.as_deref()?))
+    }
+
+    pub fn run_url(&self) -> Option<String> {
+        Some(format!(
+            "{}/actions/runs/{}",
+            self.repo_url()?,
+            self.run_id.as_deref()?
+        ))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("command {command} needs a stage: set the stage input or --stage")]
+    MissingStage { command: Command },
+    #[error("stage {stage} is protected and is never destroyed by automation; set allow-protected to destroy it on purpose")]
+    Protected { stage: Stage },
+    #[error("workflow_dispatch input `{input}`: {message}")]
+    DispatchInput {
+        input: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Deploy,
+    Destroy,
+    Cleanup,
+    Status,
+    Skip,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deploy => "deploy",
+            Self::Destroy => "destroy",
+            Self::Cleanup => "cleanup",
+            Self::Status => "status",
+            Self::Skip => "skip",
+        }
+    }
+}
+
+/// The pull request a plan is about.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrSummary {
+    pub number: PrNumber,
+    pub action: PrAction,
+    pub head_ref: String,
+    pub head_sha: CommitSha,
+    pub base_ref: String,
+    pub title: Option<String>,
+    pub from_fork: bool,
+    pub draft: bool,
+    pub merged: bool,
+}
+
+/// One thing the run does, in order. `always` steps run even after an
+/// earlier step failed, so a failed deploy still saves its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub kind: StepKind,
+    pub always: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum StepKind {
+    AcquireLock {
+        stage: Stage,
+    },
+    RestoreState {
+        stage: Stage,
+        store: StateStoreSpec,
+    },
+    Comment {
+        status: CommentStatus,
+    },
+    /// The comment's final status depends on the outcome.
+    CommentResult {
+        on_success: CommentStatus,
+        on_failure: CommentStatus,
+    },
+    CreateDeployment {
+        environment: Stage,
+    },
+    DeploymentResult {
+        environment: Stage,
+    },
+    DeactivateDeployments {
+        environment: Stage,
+    },
+    RunAlchemy {
+        phase: Phase,
+        argv: Vec<String>,
+        cwd: PathBuf,
+        env: BTreeMap<String, String>,
+    },
+    VerifyDestroyed {
+        stage: Stage,
+    },
+    CollectUrls {
+        stage: Stage,
+    },
+    SaveState {
+        stage: Stage,
+        store: StateStoreSpec,
+    },
+    WriteRecord {
+        stage: Stage,
+        on_success: RecordStatus,
+        on_failure: RecordStatus,
+    },
+    ReleaseLock {
+        stage: Stage,
+    },
+    ListStages {
+        store: StateStoreSpec,
+    },
+    ListOpenPullRequests,
+    SelectOrphans {
+        protected: Vec<Stage>,
+    },
+    DestroyOrphans,
+    ShowStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The event name.
+    pub event: String,
+    pub event_source: NameSource,
+    pub repository: Option<String>,
+    pub action: Action,
+    pub stage: Option<Stage>,
+    pub reason: String,
+    pub pull_request: Option<PrSummary>,
+    /// Things the user must know before this runs.
+    pub warnings: Vec<String>,
+    /// Guards that could not run for lack of facts.
+    pub unchecked: Vec<String>,
+    pub alchemy: Option<Detected>,
+    pub steps: Vec<Step>,
+    /// The first comment body the run would post on the PR.
+    pub comment_preview: Option<String>,
+}
+
+enum Intent {
+    Deploy(Stage, String),
+    Destroy(Stage, String),
+    Cleanup(String),
+    Status(String),
+    Skip(Option<Stage>, String),
+}
+
+/// Decides what to do. Errors are bad input or configuration (exit 2);
+/// everything that leads nowhere is a skip with a reason.
+pub fn decide(event: &Event, config: &Config, facts: &Facts) -> Result<Plan, PlanError> {
+    let mut d = Decider {
+        event,
+        config,
+        facts,
+        warnings: Vec::new(),
+        unchecked: Vec::new(),
+    };
+    let pr = match &event.payload {
+        Payload::PullRequest(pr) => Some(pr),
+        _ => None,
+    };
+    let intent = match config.command {
+        Command::Auto => d.auto()?,
+        explicit => d.explicit(explicit, config.stage.clone(), "the command input")?,
+    };
+    let intent = d.guard(intent, pr, config.command != Command::Auto);
+    Ok(d.build(intent, pr))
+}
+
+struct Decider<'a> {
+    event: &'a Event,
+    config: &'a Config,
+    facts: &'a Facts,
+    warnings: Vec<String>,
+    unchecked: Vec<String>,
+}
+
+impl Decider<'_> {
+    fn auto(&mut self) -> Result<Intent, PlanError> {
+        let name = self.event.name.as_str();
+        Ok(match &self.event.payload {
+            Payload::PullRequest(pr) => self.pull_request(pr, name == "pull_request_target"),
+            Payload::Push(push) => self.push(push),
+            Payload::Schedule { cron } => Intent::Cleanup(match cron {
+                Some(c) => format!("scheduled run ({c}): sweep orphaned preview stages"),
+                None => "scheduled run: sweep orphaned preview stages".into(),
+            }),
+            Payload::WorkflowDispatch(dispatch) => {
+                let command = match dispatch.inputs.get("command").map(|c| c.trim()) {
+                    None | Some("") => {
+                        return Ok(Intent::Skip(
+                            None,
+                            "workflow_dispatch without a command: set the command (and stage) inputs to deploy, destroy, cleanup or status".into(),
+                        ))
+                    }
+                    Some(c) => Command::parse(c).ok_or_else(|| PlanError::DispatchInput {
+                        input: "command",
+                        message: format!(
+                            "expected one of auto, deploy, destroy, cleanup, status; got {c:?}"
+                        ),
+                    })?,
+                };
+                let stage = match dispatch.inputs.get("stage").map(|s| s.trim()) {
+                    None | Some("") => None,
+                    Some(s) => Some(Stage::parse(s, &self.config.stage_prefix).map_err(|e| {
+                        PlanError::DispatchInput {
+                            input: "stage",
+                            message: e.to_string(),
+                        }
+                    })?),
+                };
+                if command == Command::Auto {
+                    Intent::Skip(stage, "workflow_dispatch with command auto has no event to act on".into())
+                } else {
+                    return self.explicit(command, stage, "the workflow_dispatch inputs");
+                }
+            }
+            Payload::IssueComment {
+                number,
+                on_pull_request,
+            } => Intent::Skip(
+                None,
+                format!(
+                    "a comment on {} #{number}: comment commands are not supported, so nothing to do",
+                    if *on_pull_request { "pull request" } else { "issue" }
+                ),
+            ),
+            Payload::Unknown if self.event.name_source == NameSource::Inferred => Intent::Skip(
+                None,
+                "could not tell which event this payload is; pass --event-name (or set GITHUB_EVENT_NAME)".into(),
+            ),
+            Payload::Unknown => Intent::Skip(
+                None,
+                format!(
+                    "event `{name}` is not one alchemy-ci acts on (pull_request, pull_request_target, push, schedule, workflow_dispatch)"
+                ),
+            ),
+        })
+    }
+
+    fn explicit(
+        &mut self,
+        command: Command,
+        stage: Option<Stage>,
+        from: &str,
+    ) -> Result<Intent, PlanError> {
+        let pr_stage = match &self.event.payload {
+            Payload::PullRequest(pr) => Some(Stage::for_pr(&self.config.stage_prefix, pr.number)),
+            _ => None,
+        };
+        let stage_for = |stage: Option<Stage>| {
+            stage
+                .or(pr_stage.clone())
+                .ok_or(PlanError::MissingStage { command })
+        };
+        Ok(match command {
+            Command::Auto => return self.auto(),
+            Command::Deploy => {
+                let s = stage_for(stage)?;
+                Intent::Deploy(s.clone(), format!("{from} asks to deploy {s}"))
+            }
+            Command::Destroy => {
+                let s = stage_for(stage)?;
+                if self.config.protected_stages.contains(&s) {
+                    if !self.config.allow_protected {
+                        return Err(PlanError::Protected { stage: s });
+                    }
+                    self.warnings.push(format!(
+                        "stage {s} is protected; destroying it because allow-protected is set"
+                    ));
+                }
+                Intent::Destroy(s.clone(), format!("{from} asks to destroy {s}"))
+            }
+            Command::Cleanup => Intent::Cleanup(format!(
+                "{from} asks for a sweep of orphaned preview stages"
+            )),
+            Command::Status => Intent::Status(format!("{from} asks for the status of every stage")),
+        })
+    }
+
+    fn pull_request(&mut self, pr: &PullRequest, target: bool) -> Intent {
+        let n = pr.number;
+        let stage = Stage::for_pr(&self.config.stage_prefix, n);
+        if pr.from_fork() {
+            let from = pr
+                .head_repo
+                .as_deref()
+                .map_or_else(|| "a deleted fork".to_owned(), |r| format!("the fork {r}"));
+            if !self.config.allow_forks {
+                return Intent::Skip(
+                    Some(stage),
+                    format!(
+                        "PR #{n} comes from {from}; forks are skipped by default because their code is untrusted and their runs get no secrets (set allow-forks to change this)"
+                    ),
+                );
+            }
+            self.warnings.push(if target {
+                format!(
+                    "DANGER: allow-forks is on under pull_request_target, so this run executes untrusted code from {from} with this repository's secrets and a write token"
+                )
+            } else {
+                format!(
+                    "PR #{n} comes from {from}: under pull_request its run gets a read-only token and no secrets, so the deploy is likely to fail"
+                )
+            });
+        }
+
+        let gate = self.config.label.as_deref();
+        let draft_skip = || {
+            Intent::Skip(
+                Some(stage.clone()),
+                format!("PR #{n} is a draft and deploy-drafts is off"),
+            )
+        };
+        match &pr.action {
+            PrAction::Closed => Intent::Destroy(
+                stage.clone(),
+                if pr.merged {
+                    format!("PR #{n} was merged")
+                } else {
+                    format!("PR #{n} was closed without merging")
+                },
+            ),
+            PrAction::Opened
+            | PrAction::Reopened
+            | PrAction::Synchronize
+            | PrAction::ReadyForReview => {
+                if pr.draft && !self.config.deploy_drafts {
+                    return draft_skip();
+                }
+                if let Some(g) = gate {
+                    if !pr.labels.iter().any(|l| l == g) {
+                        return Intent::Skip(
+                            Some(stage),
+                            format!(
+                                "PR #{n} does not carry the label {g:?}, which previews require"
+                            ),
+                        );
+                    }
+                }
+                Intent::Deploy(
+                    stage.clone(),
+                    format!("PR #{n} was {}", describe_action(&pr.action)),
+                )
+            }
+            PrAction::Labeled | PrAction::Unlabeled => {
+                let added = pr.action == PrAction::Labeled;
+                let label = pr.label.as_deref().unwrap_or("");
+                match gate {
+                    Some(g) if g == label && added => {
+                        if pr.draft && !self.config.deploy_drafts {
+                            return draft_skip();
+                        }
+                        Intent::Deploy(stage.clone(), format!("label {g:?} was added to PR #{n}"))
+                    }
+                    Some(g) if g == label => Intent::Destroy(
+                        stage.clone(),
+                        format!("label {g:?} was removed from PR #{n}"),
+                    ),
+                    Some(g) => Intent::Skip(
+                        Some(stage),
+                        format!("label {label:?} is not the preview label {g:?}"),
+                    ),
+                    None => Intent::Skip(
+                        Some(stage),
+                        "labels do not change previews (no label input is set)".into(),
+                    ),
+                }
+            }
+            PrAction::ConvertedToDraft => Intent::Skip(
+                Some(stage),
+                format!(
+                    "PR #{n} was converted to a draft; its preview stays until the PR is closed"
+                ),
+            ),
+            PrAction::Other(a) => Intent::Skip(
+                Some(stage),
+                format!("pull request action `{a}` does not change previews"),
+            ),
+        }
+    }
+
+    fn push(&mut self, push: &Push) -> Intent {
+        let Some(branch) = push.branch() else {
+            return Intent::Skip(
+                None,
+                format!("push of {} is not a branch push", push.git_ref),
+            );
+        };
+        let mapped = self.config.branches.get(branch).cloned();
+        match mapped {
+            None => Intent::Skip(
+                None,
+                format!("branch {branch:?} is not mapped to a stage (see the branches input)"),
+            ),
+            Some(stage) if push.deleted => Intent::Skip(
+                Some(stage.clone()),
+                format!("branch {branch:?} was deleted; branch stages are never destroyed by automation (stage {stage})"),
+            ),
+            Some(stage) => Intent::Deploy(
+                stage.clone(),
+                format!("push to branch {branch:?}, which maps to stage {stage}"),
+            ),
+        }
+    }
+
+    /// Applies the lifecycle guards that need facts: protected stages,
+    /// closed or moved PRs, and tombstones of closed PRs.
+    fn guard(&mut self, intent: Intent, pr: Option<&PullRequest>, explicit: bool) -> Intent {
+        match intent {
+            Intent::Destroy(stage, _)
+                if !explicit && self.config.protected_stages.contains(&stage) =>
+            {
+                Intent::Skip(
+                    Some(stage.clone()),
+                    format!("stage {stage} is protected and is never destroyed by automation"),
+                )
+            }
+            Intent::Destroy(stage, why) => match &self.facts.record {
+                Some(RecordFacts::Missing) => Intent::Skip(
+                    Some(stage.clone()),
+                    format!(
+                        "{why}, but stage {stage} has no record and no state: nothing to destroy"
+                    ),
+                ),
+                Some(RecordFacts::Present { .. }) => Intent::Destroy(stage, why),
+                None => {
+                    self.unchecked.push(format!(
+                        "whether stage {stage} has anything recorded (the store was not read)"
+                    ));
+                    Intent::Destroy(stage, why)
+                }
+            },
+            Intent::Deploy(stage, why) if !explicit => match pr {
+                Some(pr) => self.guard_pr_deploy(stage, why, pr),
+                None => Intent::Deploy(stage, why),
+            },
+            other => other,
+        }
+    }
+
+    fn guard_pr_deploy(&mut self, stage: Stage, why: String, pr: &PullRequest) -> Intent {
+        let n = pr.number;
+        match &self.facts.live_pr {
+            Some(live) if !live.open => {
+                return Intent::Skip(
+                    Some(stage),
+                    format!("{why}, but PR #{n} is closed now; a closed PR gets no preview"),
+                );
+            }
+            Some(live) if live.head_sha != pr.head_sha => {
+                return Intent::Skip(
+                    Some(stage),
+                    format!(
+                        "stale event: it is for commit {} but PR #{n}'s head is now {}; the run for the newer commit deploys it",
+                        pr.head_sha.short(),
+                        live.head_sha.short()
+                    ),
+                );
+            }
+            Some(_) => {}
+            None => self.unchecked.push(format!(
+                "PR #{n}'s live state and head commit (needs a GitHub token); a closed PR or a stale event would still deploy"
+            )),
+        }
+        match &self.facts.record {
+            Some(RecordFacts::Present {
+                status: RecordStatus::Destroyed,
+            }) if pr.action != PrAction::Reopened => Intent::Skip(
+                Some(stage.clone()),
+                format!("stage {stage} was destroyed when PR #{n} was closed; only reopening the PR brings it back"),
+            ),
+            Some(_) => Intent::Deploy(stage, why),
+            None => {
+                self.unchecked.push(format!(
+                    "whether stage {stage} was destroyed when the PR closed (the store was not read)"
+                ));
+                Intent::Deploy(stage, why)
+            }
+        }
+    }
+
+    fn build(self, intent: Intent, pr: Option<&PullRequest>) -> Plan {
+        let config = self.config;
+        let facts = self.facts;
+        let store = config.state_store.clone();
+        let pr_number = pr.map(|p| p.number);
+        let (action, stage, reason, steps) = match intent {
+            Intent::Deploy(stage, why) => {
+                let steps = stage_steps(config, facts, &stage, pr_number, Phase::Deploy);
+                (Action::Deploy, Some(stage), why, steps)
+            }
+            Intent::Destroy(stage, why) => {
+                let steps = stage_steps(config, facts, &stage, pr_number, Phase::Destroy);
+                (Action::Destroy, Some(stage), why, steps)
+            }
+            Intent::Cleanup(why) => {
+                let steps = vec![
+                    step(StepKind::ListStages { store }),
+                    step(StepKind::ListOpenPullRequests),
+                    step(StepKind::SelectOrphans {
+                        protected: config.protected_stages.iter().cloned().collect(),
+                    }),
+                    step(StepKind::DestroyOrphans),
+                ];
+                (Action::Cleanup, None, why, steps)
+            }
+            Intent::Status(why) => (
+                Action::Status,
+                None,
+                why,
+                vec![
+                    step(StepKind::ListStages { store }),
+                    step(StepKind::ShowStatus),
+                ],
+            ),
+            Intent::Skip(stage, why) => (Action::Skip, stage, why, Vec::new()),
+        };
+
+        let mut warnings = self.warnings;
+        let runs_stage = matches!(action, Action::Deploy | Action::Destroy);
+        if runs_stage && !facts.can_post {
+            warnings.push("no GitHub token: no comment or deployment will be posted".into());
+        }
+        let comment_preview = match (&stage, action, pr_number.is_some() && facts.can_post) {
+            (Some(stage), Action::Deploy | Action::Destroy, true) => {
+                Some(comment::render(&CommentInput {
+                    stage,
+                    status: if action == Action::Deploy {
+                        CommentStatus::Deploying
+                    } else {
+                        CommentStatus::Destroying
+                    },
+                    repo_url: facts.run.repo_url(),
+                    sha: pr.map(|p| &p.head_sha),
+                    urls: &[],
+                    run_url: facts.run.run_url().as_deref(),
+                    updated_at: None,
+                    log_tail: None,
+                }))
+            }
+            _ => None,
+        };
+
+        Plan {
+            event: self.event.name.clone(),
+            event_source: self.event.name_source,
+            repository: self.event.repository.clone(),
+            action,
+            stage,
+            reason,
+            pull_request: pr.map(|p| PrSummary {
+                number: p.number,
+                action: p.action.clone(),
+                head_ref: p.head_ref.clone(),
+                head_sha: p.head_sha.clone(),
+                base_ref: p.base_ref.clone(),
+                title: p.title.clone(),
+                from_fork: p.from_fork(),
+                draft: p.draft,
+                merged: p.merged,
+            }),
+            warnings,
+            unchecked: if runs_stage {
+                self.unchecked
+            } else {
+                Vec::new()
+            },
+            alchemy: runs_stage.then(|| facts.alchemy.clone()),
+            steps,
+            comment_preview,
+        }
+    }
+}
+
+fn describe_action(a: &PrAction) -> &str {
+    match a {
+        PrAction::Synchronize => "updated with new commits",
+        PrAction::ReadyForReview => "marked ready for review",
+        other => other.as_str(),
+    }
+}
+
+fn step(kind: StepKind) -> Step {
+    Step {
+        kind,
+        always: false,
+    }
+}
+
+fn always(kind: StepKind) -> Step {
+    Step { kind, always: true }
+}
+
+/// The steps of a deploy or destroy of one stage. Saving state, writing the
+/// record, reporting and unlocking are `always`: a failed run's half-made
+/// resources must stay findable, and a lock must not outlive its run.
+fn stage_steps(
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    phase: Phase,
+) -> Vec<Step> {
+    let store = config.state_store.clone();
+    let comment = pr.is_some() && facts.can_post;
+    let deployments = facts.can_post;
+    let mut env = BTreeMap::from([
+        ("STAGE".to_owned(), stage.to_string()),
+        ("ALCHEMY_STAGE".to_owned(), stage.to_string()),
+        // alchemy-ci keeps `.alchemy/` itself, so Alchemy's refusal to use
+        // local state under CI does not apply.
+        (
+            "ALCHEMY_CI_STATE_STORE_CHECK".to_owned(),
+            "false".to_owned(),
+        ),
+    ]);
+    if let Some(n) = pr {
+        env.insert("PULL_REQUEST".to_owned(), n.to_string());
+    }
+    let run = StepKind::RunAlchemy {
+        phase,
+        argv: alchemy::argv(&facts.alchemy.flavor, phase, stage),
+        cwd: config.working_directory.clone(),
+        env,
+    };
+
+    let mut steps = vec![
+        step(StepKind::AcquireLock {
+            stage: stage.clone(),
+        }),
+        step(StepKind::RestoreState {
+            stage: stage.clone(),
+            store: store.clone(),
+        }),
+    ];
+    let (started, success, failure) = match phase {
+        Phase::Destroy => (
+            CommentStatus::Destroying,
+            RecordStatus::Destroyed,
+            RecordStatus::DestroyFailed,
+        ),
+        _ => (
+            CommentStatus::Deploying,
+            RecordStatus::Deployed,
+            RecordStatus::Failed,
+        ),
+    };
+    if comment {
+        steps.push(step(StepKind::Comment { status: started }));
+    }
+    if deployments && phase == Phase::Deploy {
+        steps.push(step(StepKind::CreateDeployment {
+            environment: stage.clone(),
+        }));
+    }
+    steps.push(step(run));
+    if phase == Phase::Destroy {
+        steps.push(step(StepKind::VerifyDestroyed {
+            stage: stage.clone(),
+        }));
+    }
+    steps.push(always(StepKind::SaveState {
+        stage: stage.clone(),
+        store,
+    }));
+    if phase == Phase::Deploy {
+        steps.push(always(StepKind::CollectUrls {
+            stage: stage.clone(),
+        }));
+    }
+    steps.push(always(StepKind::WriteRecord {
+        stage: stage.clone(),
+        on_success: success,
+        on_failure: failure,
+    }));
+    if comment {
+        let (on_success, on_failure) = match phase {
+            Phase::Destroy => (CommentStatus::Destroyed, CommentStatus::DestroyFailed),
+            _ => (CommentStatus::Deployed, CommentStatus::Failed),
+        };
+        steps.push(always(StepKind::CommentResult {
+            on_success,
+            on_failure,
+        }));
+    }
+    if deployments {
+        steps.push(match phase {
+            Phase::Destroy => step(StepKind::DeactivateDeployments {
+                environment: stage.clone(),
+            }),
+            _ => always(StepKind::DeploymentResult {
+                environment: stage.clone(),
+            }),
+        });
+    }
+    steps.push(always(StepKind::ReleaseLock {
+        stage: stage.clone(),
+    }));
+    steps
+}

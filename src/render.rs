@@ -1,0 +1,233 @@
+//! The human form of a plan, read like a good `terraform plan`: what event
+//! was understood, what will happen to which stage and why, every step in
+//! order with the exact command, and the comment the PR would get.
+
+use std::fmt::Write as _;
+
+use crate::plan::{Action, Plan, Step, StepKind};
+
+pub fn plan(p: &Plan) -> String {
+    let mut out = String::new();
+    let repo = p
+        .repository
+        .as_deref()
+        .map(|r| format!(" in {}", term(r)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Event    {} ({}){repo}",
+        term(&p.event),
+        p.event_source
+    );
+    if let Some(pr) = &p.pull_request {
+        let title = pr
+            .title
+            .as_deref()
+            .map(|t| format!(" {:?}", term(t)))
+            .unwrap_or_default();
+        let mut flags = Vec::new();
+        if pr.draft {
+            flags.push("draft");
+        }
+        if pr.merged {
+            flags.push("merged");
+        }
+        if pr.from_fork {
+            flags.push("from a fork");
+        }
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", flags.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "PR       #{}{title}, action {}{flags}",
+            pr.number,
+            term(pr.action.as_str())
+        );
+        let _ = writeln!(
+            out,
+            "Head     {} @ {} → {}",
+            term(&pr.head_ref),
+            pr.head_sha.short(),
+            term(&pr.base_ref)
+        );
+    }
+    out.push('\n');
+
+    let verb = p.action.as_str().to_uppercase();
+    match (&p.stage, p.action) {
+        (Some(stage), Action::Skip) => {
+            let _ = writeln!(out, "→ SKIP (stage {stage})");
+        }
+        (Some(stage), _) => {
+            let _ = writeln!(out, "→ {verb} stage {stage}");
+        }
+        (None, _) => {
+            let _ = writeln!(out, "→ {verb}");
+        }
+    }
+    let _ = writeln!(out, "  because {}", term(&p.reason));
+
+    if !p.warnings.is_empty() {
+        out.push_str("\nWarnings\n");
+        for w in &p.warnings {
+            let _ = writeln!(out, "  ! {}", term(w));
+        }
+    }
+    if !p.unchecked.is_empty() {
+        out.push_str("\nNot checked here\n");
+        for u in &p.unchecked {
+            let _ = writeln!(out, "  ? {}", term(u));
+        }
+    }
+    if let Some(a) = &p.alchemy {
+        let _ = writeln!(out, "\nAlchemy  {} ({})", a.flavor, term(&a.why));
+    }
+    if !p.steps.is_empty() {
+        out.push_str("\nSteps\n");
+        for (i, s) in p.steps.iter().enumerate() {
+            let _ = writeln!(out, "  {:>2}. {}", i + 1, describe(s));
+        }
+    }
+    if let Some(body) = &p.comment_preview {
+        out.push_str("\nComment preview (posted on the PR when the run starts)\n");
+        for line in body.lines() {
+            let _ = writeln!(out, "  │ {line}");
+        }
+    }
+    out
+}
+
+fn describe(s: &Step) -> String {
+    let text = match &s.kind {
+        StepKind::AcquireLock { stage } => format!("lock stage {stage}"),
+        StepKind::RestoreState { stage, store } => {
+            format!("restore only stage {stage}'s state into .alchemy/ from {store}")
+        }
+        StepKind::Comment { status } => format!("post or update the PR comment: {}", status_word(*status)),
+        StepKind::CommentResult {
+            on_success,
+            on_failure,
+        } => format!(
+            "update the PR comment: {} or {}",
+            status_word(*on_success),
+            status_word(*on_failure)
+        ),
+        StepKind::CreateDeployment { environment } => {
+            format!("create a GitHub deployment for environment {environment} (in progress)")
+        }
+        StepKind::DeploymentResult { environment } => {
+            format!("mark the deployment of {environment} success (with its URL) or failure")
+        }
+        StepKind::DeactivateDeployments { environment } => {
+            format!("mark the deployments of {environment} inactive")
+        }
+        StepKind::RunAlchemy {
+            phase,
+            argv,
+            cwd,
+            env,
+        } => {
+            let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+            let vars: Vec<String> = env
+                .iter()
+                .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+                .collect();
+            format!(
+                "run Alchemy ({phase}) in {}:\n        {}\n        with {}",
+                term(&cwd.display().to_string()),
+                cmd.join(" "),
+                vars.join(" ")
+            )
+        }
+        StepKind::VerifyDestroyed { stage } => format!(
+            "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
+        ),
+        StepKind::CollectUrls { stage } => format!("collect stage {stage}'s URLs from its state"),
+        StepKind::SaveState { stage, store } => format!("save stage {stage}'s state to {store}"),
+        StepKind::WriteRecord {
+            stage,
+            on_success,
+            on_failure,
+        } => format!("write stage {stage}'s record: {on_success} or {on_failure}"),
+        StepKind::ReleaseLock { stage } => format!("unlock stage {stage}"),
+        StepKind::ListStages { store } => format!("list stage records in {store}"),
+        StepKind::ListOpenPullRequests => "list open pull requests (all pages, once)".into(),
+        StepKind::SelectOrphans { protected } => {
+            let names: Vec<&str> = protected.iter().map(|s| s.as_str()).collect();
+            format!(
+                "select orphans: PR stages whose PR is not open or whose destroy failed; never {}, nor stages that are not PR stages",
+                names.join(", ")
+            )
+        }
+        StepKind::DestroyOrphans => "destroy each orphan the way a closed PR's stage is destroyed".into(),
+        StepKind::ShowStatus => "show each stage's status, commit, age and URLs".into(),
+    };
+    if s.always {
+        format!("{text} (always, even after a failure)")
+    } else {
+        text
+    }
+}
+
+fn status_word(s: crate::github::comment::CommentStatus) -> &'static str {
+    use crate::github::comment::CommentStatus as C;
+    match s {
+        C::Deploying => "deploying",
+        C::Deployed => "deployed",
+        C::Failed => "failed",
+        C::Destroying => "destroying",
+        C::Destroyed => "destroyed",
+        C::DestroyFailed => "destroy failed",
+    }
+}
+
+/// Quotes an argument for display so it can be pasted into a POSIX shell.
+/// Display only: alchemy-ci itself never runs a shell.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", term(s).replace('\'', r"'\''"))
+    }
+}
+
+/// Makes untrusted text safe for a terminal: control characters (which
+/// could move the cursor or rewrite earlier lines) are shown escaped.
+pub fn term(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_is_for_pasting() {
+        assert_eq!(shell_quote("pr-1"), "pr-1");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn terminal_escapes_are_neutralised() {
+        assert_eq!(term("a\u{1b}[2Jb\n"), "a\\u{1b}[2Jb\\n");
+    }
+}
