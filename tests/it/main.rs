@@ -1,0 +1,9 @@
+//! End-to-end tests of the `alchemy-ci` binary, compiled into one test binary.
+
+mod support;
+
+mod bad_input;
+mod decide;
+mod injection;
+mod snapshots;
+mod webhooks;
