@@ -13,3 +13,5 @@ pub mod plan;
 pub mod record;
 pub mod render;
 pub mod stage;
+pub mod state;
+pub mod time;

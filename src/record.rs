@@ -1,9 +1,23 @@
 //! The stage record: what alchemy-ci knows about one stage, kept in the
-//! state store beside the stage's Alchemy state.
+//! state store beside the stage's Alchemy state as `record.json`.
+//!
+//! Format 1 (documented in docs/state.md):
+//! `format`, `stage`, `pr`, `head_sha`, `status`, `urls`, `created_at`,
+//! `updated_at`, `deployed_at`, `closed_at`, `run_url`, `lock`, `files`,
+//! `error`, `remaining`. Unknown fields are ignored so older readers can
+//! read newer records; a higher `format` is refused.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::event::CommitSha;
+use crate::github::comment::NamedUrl;
+use crate::stage::{PrNumber, Stage};
+use crate::time::Timestamp;
+
+/// The record format this version writes and reads.
+pub const RECORD_FORMAT: u32 = 1;
 
 /// Where a stage is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,5 +47,90 @@ impl RecordStatus {
 impl fmt::Display for RecordStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A run's claim on a stage: taken and released in the same
+/// compare-and-swap as every other record change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who holds it: the workflow run and attempt, or host and process.
+    pub holder: String,
+    pub run_url: Option<String>,
+    pub acquired_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub format: u32,
+    pub stage: Stage,
+    #[serde(default)]
+    pub pr: Option<PrNumber>,
+    #[serde(default)]
+    pub head_sha: Option<CommitSha>,
+    pub status: RecordStatus,
+    #[serde(default)]
+    pub urls: Vec<NamedUrl>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub deployed_at: Option<Timestamp>,
+    /// Set when the stage was destroyed because its PR closed: the
+    /// tombstone that keeps a late event from re-creating it.
+    #[serde(default)]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub run_url: Option<String>,
+    #[serde(default)]
+    pub lock: Option<Lease>,
+    /// The stage's state files this record belongs to, relative to `.alchemy/`.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// The last failure, in one line.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Resources left behind by a failed destroy.
+    #[serde(default)]
+    pub remaining: Vec<String>,
+}
+
+impl Record {
+    pub fn new(stage: Stage, status: RecordStatus, now: Timestamp) -> Self {
+        Self {
+            format: RECORD_FORMAT,
+            stage,
+            pr: None,
+            head_sha: None,
+            status,
+            urls: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            deployed_at: None,
+            closed_at: None,
+            run_url: None,
+            lock: None,
+            files: Vec::new(),
+            error: None,
+            remaining: Vec::new(),
+        }
+    }
+
+    /// Parses `record.json`, refusing formats newer than this build knows.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let r: Self = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if r.format > RECORD_FORMAT {
+            return Err(format!(
+                "record format {} is newer than this alchemy-ci understands ({RECORD_FORMAT}); upgrade alchemy-ci",
+                r.format
+            ));
+        }
+        Ok(r)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
     }
 }

@@ -134,6 +134,13 @@ impl Stage {
         Ok(Self(s.to_owned()))
     }
 
+    /// Parses a stage name found in a store, where the PR prefix in force
+    /// when it was written is not known: the grammar alone applies.
+    pub fn parse_stored(s: &str) -> Result<Self, StageError> {
+        check_grammar(s)?;
+        Ok(Self(s.to_owned()))
+    }
+
     pub fn for_pr(prefix: &StagePrefix, number: PrNumber) -> Self {
         Self(format!("{}{}", prefix.as_str(), number))
     }
@@ -155,6 +162,16 @@ impl Stage {
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Stages read back from a state store were validated when written; the
+/// grammar is checked again, since a store is only as trusted as whoever can
+/// write to it.
+impl<'de> Deserialize<'de> for Stage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse_stored(&s).map_err(serde::de::Error::custom)
     }
 }
 

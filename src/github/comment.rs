@@ -41,7 +41,7 @@ impl CommentStatus {
 }
 
 /// A URL and the resource it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct NamedUrl {
     pub resource: String,
     pub url: String,

@@ -6,4 +6,5 @@ mod bad_input;
 mod decide;
 mod injection;
 mod snapshots;
+mod store_contract;
 mod webhooks;
