@@ -76,7 +76,7 @@ pub fn round_trip(b: &dyn Backend) {
     let again = fresh.load(&s).expect("load again");
     assert_eq!(again.snapshot, snap);
     assert_ne!(again.version, Version::ABSENT);
-    assert_eq!(fresh.list().expect("list"), [s.clone()]);
+    assert_eq!(fresh.list().expect("list"), vec![s.clone()]);
     let records = fresh.records().expect("records");
     assert_eq!(records.len(), 1);
     assert!(matches!(&records[0].1, Ok(Some(r)) if r.status == RecordStatus::Deployed));
