@@ -4,16 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{self, FlagValues, Sources};
-use crate::event::{self, CommitSha, NameHint};
-use crate::plan::{self, Facts, LivePr, RecordFacts, RunContext};
-use crate::record::RecordStatus;
-use crate::{alchemy, render};
+use crate::config::{self, FlagValues};
+use crate::{commands, event, plan, render};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,16 +29,34 @@ pub enum Cmd {
     /// Show what a run would do for an event, touching nothing: no network,
     /// no writes, no child processes.
     Simulate(SimulateArgs),
+    /// Do what the event asks: print the plan, then execute it (the action's
+    /// entrypoint).
+    Run(RunArgs),
 }
 
+/// The event a command acts on.
 #[derive(Debug, Args)]
-pub struct SimulateArgs {
+pub struct EventArgs {
     /// The event payload (defaults to $GITHUB_EVENT_PATH).
     #[arg(long, value_name = "FILE")]
     pub event: Option<PathBuf>,
     /// The event name (defaults to $GITHUB_EVENT_NAME, else inferred from the payload).
     #[arg(long, value_name = "NAME")]
     pub event_name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
     /// Print the plan as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -120,6 +135,12 @@ pub struct ConfigArgs {
     /// git (default) or dir:<path>.
     #[arg(long, value_name = "STORE")]
     pub state_store: Option<String>,
+    /// Stop an Alchemy run after this many minutes [default: 60].
+    #[arg(long, value_name = "MINUTES")]
+    pub timeout_minutes: Option<String>,
+    /// A JSON file of URLs the app writes, relative to the app [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub outputs_file: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -127,7 +148,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 13] = [
+        let pairs: [(&'static str, &Option<String>); 15] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -140,6 +161,8 @@ impl ConfigArgs {
             ("working-directory", &self.working_directory),
             ("alchemy-command", &self.alchemy_command),
             ("state-store", &self.state_store),
+            ("timeout-minutes", &self.timeout_minutes),
+            ("outputs-file", &self.outputs_file),
             ("config", &self.config),
         ];
         FlagValues(
@@ -162,13 +185,20 @@ pub enum CliError {
     Plan(#[from] plan::PlanError),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Store(#[from] crate::state::StoreError),
+    /// Something outside alchemy-ci failed before anything changed.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl CliError {
     /// 2 for bad input or configuration: nothing ran and nothing changed.
+    /// 1 when the world failed us (a store, a missing program).
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Event(_) | Self::Config(_) | Self::Plan(_) | Self::Usage(_) => 2,
+            Self::Store(_) | Self::Failed(_) => 1,
         }
     }
 }
@@ -179,10 +209,11 @@ pub fn run(cli: Cli) -> ExitCode {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let result = match cli.command {
-        Cmd::Simulate(args) => simulate(&args, &env),
+        Cmd::Simulate(args) => commands::simulate::simulate(&args, &env).map(|()| 0),
+        Cmd::Run(args) => commands::run::run(&args, &env),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             print_error(&e.to_string());
             ExitCode::from(e.exit_code())
@@ -194,100 +225,4 @@ pub fn run(cli: Cli) -> ExitCode {
 pub fn print_error(msg: &str) {
     let one_line = render::term(msg);
     let _ = writeln!(std::io::stderr(), "alchemy-ci: error: {one_line}");
-}
-
-fn simulate(args: &SimulateArgs, env: &BTreeMap<String, String>) -> Result<(), CliError> {
-    let non_empty = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-    let event_path = args
-        .event
-        .clone()
-        .or_else(|| non_empty("GITHUB_EVENT_PATH").map(PathBuf::from))
-        .ok_or_else(|| {
-            CliError::Usage("no event: pass --event FILE or set GITHUB_EVENT_PATH".into())
-        })?;
-    let hint = NameHint {
-        flag: args.event_name.clone(),
-        env: non_empty("GITHUB_EVENT_NAME"),
-    };
-    let event = event::load(&event_path, &hint)?;
-
-    let flags = args.config.flag_values();
-    // Relative paths stay as the user wrote them in messages and the plan.
-    let root = Path::new("");
-    let config = config::resolve(&Sources {
-        flags: &flags,
-        env,
-        root,
-    })?;
-
-    let head = match &event.payload {
-        event::Payload::PullRequest(pr) => Some(pr.head_sha.clone()),
-        _ => None,
-    };
-    let live_pr = match args.pr_state {
-        None => None,
-        Some(state) => {
-            let head_sha = match &args.pr_head {
-                Some(s) => CommitSha::parse(s).ok_or_else(|| {
-                    CliError::Usage(format!("--pr-head: {s:?} is not a commit SHA"))
-                })?,
-                None => head.ok_or_else(|| {
-                    CliError::Usage(
-                        "--pr-state needs --pr-head for an event without a pull request".into(),
-                    )
-                })?,
-            };
-            Some(LivePr {
-                open: matches!(state, PrState::Open),
-                head_sha,
-            })
-        }
-    };
-    let facts = Facts {
-        alchemy: alchemy::detect(
-            &config.alchemy_command,
-            &root.join(&config.working_directory),
-        ),
-        can_post: !args.no_token,
-        live_pr,
-        record: args.record.map(record_facts),
-        run: RunContext {
-            server_url: Some(
-                non_empty("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
-            ),
-            repository: non_empty("GITHUB_REPOSITORY").or_else(|| event.repository.clone()),
-            run_id: non_empty("GITHUB_RUN_ID"),
-        },
-    };
-    let plan = plan::decide(&event, &config, &facts)?;
-
-    let text = if args.json {
-        let mut s = serde_json::to_string_pretty(&plan).unwrap_or_default();
-        s.push('\n');
-        s
-    } else {
-        let mut s = render::plan(&plan);
-        s.push('\n');
-        if !args.no_token {
-            s.push_str("Assumed: a GitHub token, as in Actions (github-token defaults to the workflow's token); --no-token plans without one.\n");
-        }
-        s.push_str("Simulation only: nothing was run, written or posted.\n");
-        s
-    };
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = std::io::stdout().write_all(text.as_bytes());
-    Ok(())
-}
-
-fn record_facts(r: RecordArg) -> RecordFacts {
-    let status = match r {
-        RecordArg::Missing => return RecordFacts::Missing,
-        RecordArg::Deploying => RecordStatus::Deploying,
-        RecordArg::Deployed => RecordStatus::Deployed,
-        RecordArg::Failed => RecordStatus::Failed,
-        RecordArg::Destroying => RecordStatus::Destroying,
-        RecordArg::Destroyed => RecordStatus::Destroyed,
-        RecordArg::DestroyFailed => RecordStatus::DestroyFailed,
-    };
-    RecordFacts::Present { status }
 }

@@ -30,6 +30,8 @@ pub const INPUTS: &[&str] = &[
     "working-directory",
     "alchemy-command",
     "state-store",
+    "timeout-minutes",
+    "outputs-file",
     "config",
 ];
 
@@ -123,6 +125,10 @@ pub struct Config {
     pub working_directory: PathBuf,
     pub alchemy_command: AlchemyCommand,
     pub state_store: StateStoreSpec,
+    /// How long one Alchemy run may take before it is stopped.
+    pub timeout: std::time::Duration,
+    /// A JSON file the app writes with its URLs, relative to the app.
+    pub outputs_file: Option<PathBuf>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -308,8 +314,31 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         None => StateStoreSpec::Git,
     };
 
+    let timeout = match get("timeout-minutes") {
+        Some(s) => {
+            let t = text(s, "timeout-minutes")?;
+            // Fractions are allowed, as in a workflow's own timeout-minutes.
+            match t.parse::<f64>() {
+                Ok(m) if m > 0.0 && m <= 1440.0 => std::time::Duration::from_secs_f64(m * 60.0),
+                _ => {
+                    return Err(s.err(
+                        "timeout-minutes",
+                        format!("expected minutes greater than 0 and at most 1440, got {t:?}"),
+                    ))
+                }
+            }
+        }
+        None => std::time::Duration::from_secs(60 * 60),
+    };
+
     Ok(Config {
         command,
+        timeout,
+        outputs_file: get("outputs-file")
+            .map(|s| text(s, "outputs-file"))
+            .transpose()?
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
         stage,
         deploy_drafts: get("deploy-drafts")
             .map(|s| boolean(s, "deploy-drafts"))

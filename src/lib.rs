@@ -5,9 +5,12 @@
 //! `simulate` renders that plan and `run` executes it.
 
 pub mod alchemy;
+pub mod cancel;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod event;
+pub mod execute;
 pub mod github;
 pub mod plan;
 pub mod record;

@@ -42,6 +42,8 @@ pub enum RecordFacts {
     Missing,
     Present {
         status: RecordStatus,
+        /// The stage was destroyed because its PR closed.
+        tombstone: bool,
     },
 }
 
@@ -173,6 +175,9 @@ pub enum StepKind {
         stage: Stage,
         on_success: RecordStatus,
         on_failure: RecordStatus,
+        /// A successful destroy leaves a tombstone, so a late event for the
+        /// closed PR does not bring the stage back.
+        tombstone: bool,
     },
     ReleaseLock {
         stage: Stage,
@@ -198,6 +203,8 @@ pub struct Plan {
     pub stage: Option<Stage>,
     pub reason: String,
     pub pull_request: Option<PrSummary>,
+    /// The commit a deploy deploys: the PR's head or the pushed commit.
+    pub commit: Option<CommitSha>,
     /// Things the user must know before this runs.
     pub warnings: Vec<String>,
     /// Guards that could not run for lack of facts.
@@ -535,9 +542,7 @@ impl Decider<'_> {
             )),
         }
         match &self.facts.record {
-            Some(RecordFacts::Present {
-                status: RecordStatus::Destroyed,
-            }) if pr.action != PrAction::Reopened => Intent::Skip(
+            Some(RecordFacts::Present { tombstone: true, .. }) if pr.action != PrAction::Reopened => Intent::Skip(
                 Some(stage.clone()),
                 format!("stage {stage} was destroyed when PR #{n} was closed; only reopening the PR brings it back"),
             ),
@@ -562,7 +567,14 @@ impl Decider<'_> {
                 (Action::Deploy, Some(stage), why, steps)
             }
             Intent::Destroy(stage, why) => {
-                let steps = stage_steps(config, facts, &stage, pr_number, Phase::Destroy);
+                let closing = config.command == Command::Auto
+                    && pr.is_some_and(|p| p.action == PrAction::Closed);
+                let mut steps = stage_steps(config, facts, &stage, pr_number, Phase::Destroy);
+                for s in &mut steps {
+                    if let StepKind::WriteRecord { tombstone, .. } = &mut s.kind {
+                        *tombstone = closing;
+                    }
+                }
                 (Action::Destroy, Some(stage), why, steps)
             }
             Intent::Cleanup(why) => {
@@ -631,6 +643,11 @@ impl Decider<'_> {
                 draft: p.draft,
                 merged: p.merged,
             }),
+            commit: match &self.event.payload {
+                Payload::PullRequest(p) => Some(p.head_sha.clone()),
+                Payload::Push(p) => Some(p.after.clone()),
+                _ => None,
+            },
             warnings,
             unchecked: if runs_stage {
                 self.unchecked
@@ -744,6 +761,7 @@ fn stage_steps(
         stage: stage.clone(),
         on_success: success,
         on_failure: failure,
+        tombstone: false,
     }));
     if comment {
         let (on_success, on_failure) = match phase {

@@ -151,7 +151,11 @@ fn describe(s: &Step) -> String {
             stage,
             on_success,
             on_failure,
-        } => format!("write stage {stage}'s record: {on_success} or {on_failure}"),
+            tombstone,
+        } => format!(
+            "write stage {stage}'s record: {on_success}{} or {on_failure}",
+            if *tombstone { " (kept as a tombstone of the closed PR)" } else { "" }
+        ),
         StepKind::ReleaseLock { stage } => format!("unlock stage {stage}"),
         StepKind::ListStages { store } => format!("list stage records in {store}"),
         StepKind::ListOpenPullRequests => "list open pull requests (all pages, once)".into(),

@@ -6,6 +6,8 @@
 //! get here (see [`crate::stage`]).
 
 mod detect;
+pub mod process;
+pub mod urls;
 
 use std::fmt;
 

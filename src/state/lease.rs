@@ -91,6 +91,7 @@ pub fn acquire(
     holder: &Holder,
     opts: &LeaseOptions,
     status: RecordStatus,
+    stop: &dyn Fn() -> bool,
     update: impl Fn(&mut Record),
 ) -> Result<Loaded, LeaseError> {
     let started = Instant::now();
@@ -106,7 +107,7 @@ pub fn acquire(
             if lease.holder != holder.id {
                 if lease.expires_at > now {
                     let waited = started.elapsed();
-                    if waited >= opts.wait {
+                    if waited >= opts.wait || stop() {
                         return Err(LeaseError::Busy {
                             stage: stage.clone(),
                             holder: lease.holder,

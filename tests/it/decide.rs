@@ -268,6 +268,7 @@ fn a_tombstone_stops_a_late_synchronize_but_not_a_reopen() {
     let tomb = Facts {
         record: Some(RecordFacts::Present {
             status: RecordStatus::Destroyed,
+            tombstone: true,
         }),
         ..facts()
     };

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod alchemy_e2e;
 mod bad_input;
 mod decide;
 mod injection;

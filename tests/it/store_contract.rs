@@ -128,6 +128,7 @@ pub fn many_stages_at_once_lose_nothing(b: &dyn Backend) {
                     &h,
                     &quick(30_000),
                     RecordStatus::Deploying,
+                    &|| false,
                     |_| {},
                 )
                 .expect("acquire");
@@ -176,6 +177,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &holder("first"),
         &quick(0),
         RecordStatus::Deploying,
+        &|| false,
         |_| {},
     )
     .expect("first takes it");
@@ -186,6 +188,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &holder("second"),
         &quick(200),
         RecordStatus::Deploying,
+        &|| false,
         |_| {},
     );
     match second {
@@ -214,6 +217,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &holder("second"),
         &quick(0),
         RecordStatus::Destroying,
+        &|| false,
         |_| {},
     )
     .expect("second takes it after release");
@@ -232,6 +236,7 @@ pub fn an_expired_lock_is_taken_over_and_the_old_holder_cannot_write(b: &dyn Bac
         &holder("killed-run"),
         &short,
         RecordStatus::Deploying,
+        &|| false,
         |_| {},
     )
     .expect("first takes it");
@@ -243,6 +248,7 @@ pub fn an_expired_lock_is_taken_over_and_the_old_holder_cannot_write(b: &dyn Bac
         &holder("next-run"),
         &quick(0),
         RecordStatus::Deploying,
+        &|| false,
         |_| {},
     )
     .expect("expired lease is taken over");

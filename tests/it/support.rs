@@ -68,17 +68,23 @@ impl Dir {
     /// Runs `alchemy-ci ARGS` in this directory with only PATH, HOME and
     /// the variables set through [`Dir::env`].
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// [`Dir::run`] with more variables for this one run.
+    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let out = Command::new(BIN)
             .args(args)
             .current_dir(self.path())
             .env_clear()
             .envs(&self.env)
+            .envs(extra.iter().copied())
             .output()
             .expect("spawn alchemy-ci");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let context = format!(
-            "command: alchemy-ci {args:?}\ncwd: {}\nenv: {:?}\nfiles:\n{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+            "command: alchemy-ci {args:?}\ncwd: {}\nenv: {:?} {extra:?}\nfiles:\n{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
             self.path().display(),
             self.env,
             self.listing().join("\n"),

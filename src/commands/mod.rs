@@ -1,0 +1,60 @@
+//! What each subcommand does, between the parsed command line and the core.
+
+pub mod run;
+pub mod simulate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{CliError, ConfigArgs, EventArgs};
+use crate::config::{self, Config, Sources};
+use crate::event::{self, Event, NameHint};
+use crate::plan::RunContext;
+
+/// The process environment, as text.
+pub type Env = BTreeMap<String, String>;
+
+/// A variable's value, when set and not empty.
+pub fn var(env: &Env, k: &str) -> Option<String> {
+    env.get(k).filter(|v| !v.is_empty()).cloned()
+}
+
+/// Reads the event and resolves the configuration: everything a command
+/// needs from its user, checked before anything happens.
+pub fn load_inputs(
+    ev: &EventArgs,
+    flags: &ConfigArgs,
+    env: &Env,
+) -> Result<(Event, Config), CliError> {
+    let event_path = ev
+        .event
+        .clone()
+        .or_else(|| var(env, "GITHUB_EVENT_PATH").map(PathBuf::from))
+        .ok_or_else(|| {
+            CliError::Usage("no event: pass --event FILE or set GITHUB_EVENT_PATH".into())
+        })?;
+    let hint = NameHint {
+        flag: ev.event_name.clone(),
+        env: var(env, "GITHUB_EVENT_NAME"),
+    };
+    let event = event::load(&event_path, &hint)?;
+    let flags = flags.flag_values();
+    let config = config::resolve(&Sources {
+        flags: &flags,
+        env,
+        // Relative paths stay as the user wrote them in messages and the plan.
+        root: Path::new(""),
+    })?;
+    Ok((event, config))
+}
+
+/// Where this run lives on GitHub, from the runner's variables.
+pub fn run_context(env: &Env, event: &Event) -> RunContext {
+    RunContext {
+        server_url: Some(
+            var(env, "GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+        ),
+        repository: var(env, "GITHUB_REPOSITORY").or_else(|| event.repository.clone()),
+        run_id: var(env, "GITHUB_RUN_ID"),
+    }
+}

@@ -1,0 +1,428 @@
+//! `alchemy-ci run` against the real Alchemy (npm `alchemy`, run with bun),
+//! on apps whose resources are all local, with the folder store.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alchemy_ci::record::{Record, RecordStatus};
+use alchemy_ci::stage::{Stage, StagePrefix};
+use alchemy_ci::state::dir::DirStore;
+use alchemy_ci::state::{Snapshot, StateStore};
+use serde_json::{json, Value};
+
+use crate::support::{fixture, Dir, Output};
+
+/// The app every test deploys. Its resources are driven by environment
+/// variables so one program covers success, failure, slowness, replacement
+/// and deletes that fail.
+const APP: &str = r#"
+import alchemy, { Resource } from "alchemy";
+import { File } from "alchemy/fs";
+
+export const Site = Resource(
+  "test::Site",
+  async function (this: any, id: string, props: { stage: string; gen: number; sticky: boolean; fail: boolean; sleep: number }) {
+    if (this.phase === "delete") {
+      if (this.output?.sticky && process.env.DELETE_OK !== "1") {
+        throw new Error(`cannot delete ${id}`);
+      }
+      return this.destroy();
+    }
+    if (props.sleep) {
+      await new Promise((r) => setTimeout(r, props.sleep));
+    }
+    if (props.fail) {
+      throw new Error(`boom: ${id} failed on ${this.phase}`);
+    }
+    if (this.phase === "update" && this.output.gen !== props.gen) {
+      return this.replace();
+    }
+    return { url: `https://${props.stage}.${id}.example.test/`, sticky: props.sticky, gen: props.gen };
+  },
+);
+
+const app = await alchemy("e2e-app");
+const env = process.env;
+
+await File("page", { path: `out/${app.stage}/index.html`, content: env.CONTENT ?? "v1" });
+await Site("web", { stage: app.stage, gen: Number(env.GEN ?? 1), sticky: env.STICKY === "1", fail: false, sleep: 0 });
+if (env.FAIL === "1") {
+  await Site("broken", { stage: app.stage, gen: 1, sticky: false, fail: true, sleep: 0 });
+}
+if (env.SLEEP) {
+  await Site("slow", { stage: app.stage, gen: 1, sticky: false, fail: false, sleep: Number(env.SLEEP) });
+}
+
+await app.finalize();
+"#;
+
+fn node_modules() -> PathBuf {
+    let p = std::env::var_os("ALCHEMY_CI_TEST_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    assert!(
+        p.join(".bin/alchemy").exists(),
+        "ALCHEMY_CI_TEST_NODE_MODULES must point at node_modules with alchemy and bun: run the tests with scripts/test"
+    );
+    p
+}
+
+pub struct App {
+    pub dir: Dir,
+}
+
+impl App {
+    pub fn new() -> Self {
+        let mut dir = Dir::new();
+        dir.write("app/alchemy.run.ts", APP);
+        dir.write("app/package.json", r#"{"name":"e2e-app","private":true,"type":"module","dependencies":{"alchemy":"0.94.0"}}"#);
+        std::os::unix::fs::symlink(node_modules(), dir.path().join("app/node_modules"))
+            .expect("link node_modules");
+        dir.env("CI", "true").env("DO_NOT_TRACK", "1");
+        Self { dir }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    pub fn app_path(&self) -> PathBuf {
+        self.dir.path().join("app")
+    }
+
+    pub fn event(&self, name: &str, action: &str, number: u64, sha: &str) -> PathBuf {
+        let mut v = fixture(if action == "closed" {
+            "pull_request.closed.json"
+        } else {
+            "pull_request.synchronize.json"
+        });
+        v["action"] = json!(action);
+        v["number"] = json!(number);
+        v["pull_request"]["number"] = json!(number);
+        v["pull_request"]["head"]["sha"] = json!(sha);
+        self.dir.write_json(&format!("events/{name}.json"), &v)
+    }
+
+    /// `alchemy-ci run` for an event, with extra flags and environment.
+    pub fn run(&self, event: &Path, flags: &[&str], env: &[(&str, &str)]) -> Output {
+        let store = format!("dir:{}", self.store_path().display());
+        let ev = event.display().to_string();
+        let mut args = vec![
+            "run",
+            "--event",
+            ev.as_str(),
+            "--working-directory",
+            "app",
+            "--state-store",
+            store.as_str(),
+        ];
+        args.extend_from_slice(flags);
+        self.dir.run_env(&args, env)
+    }
+
+    pub fn snapshot(&self, stage: &str) -> Snapshot {
+        DirStore::new(self.store_path())
+            .load(&Stage::parse(stage, &StagePrefix::default()).expect("stage"))
+            .expect("load")
+            .snapshot
+    }
+
+    pub fn record(&self, stage: &str) -> Record {
+        self.snapshot(stage).record.expect("a record")
+    }
+}
+
+pub fn resource(snapshot: &Snapshot, id: &str) -> Option<Value> {
+    snapshot
+        .files
+        .iter()
+        .find(|(p, _)| p.ends_with(&format!("/{id}.json")))
+        .and_then(|(_, b)| serde_json::from_slice(b).ok())
+}
+
+const SHA1: &str = "1111111111111111111111111111111111111111";
+const SHA2: &str = "2222222222222222222222222222222222222222";
+
+#[test]
+fn a_pull_request_lifecycle_deploys_updates_and_destroys() {
+    let app = App::new();
+    let opened = app.event("opened", "opened", 7, SHA1);
+    app.run(&opened, &[], &[]).ok();
+    let rec = app.record("pr-7");
+    assert_eq!(rec.status, RecordStatus::Deployed);
+    assert_eq!(rec.pr.map(|p| p.get()), Some(7));
+    assert_eq!(rec.head_sha.as_ref().map(|s| s.as_str()), Some(SHA1));
+    assert_eq!(
+        rec.urls.first().map(|u| u.url.as_str()),
+        Some("https://pr-7.web.example.test/")
+    );
+    assert!(rec.lock.is_none(), "lock released");
+    assert!(rec.deployed_at.is_some());
+    assert_eq!(
+        std::fs::read_to_string(app.app_path().join("out/pr-7/index.html"))
+            .ok()
+            .as_deref(),
+        Some("v1")
+    );
+    // Only the store keeps the state; the working tree is left as it was.
+    assert!(!app.app_path().join(".alchemy").exists());
+
+    let sync = app.event("sync", "synchronize", 7, SHA2);
+    app.run(&sync, &[], &[("CONTENT", "v2")]).ok();
+    let snap = app.snapshot("pr-7");
+    assert_eq!(
+        resource(&snap, "page").map(|r| r["status"].clone()),
+        Some(json!("updated"))
+    );
+    assert_eq!(
+        snap.record
+            .as_ref()
+            .and_then(|r| r.head_sha.as_ref())
+            .map(|s| s.as_str()),
+        Some(SHA2)
+    );
+
+    let closed = app.event("closed", "closed", 7, SHA2);
+    let out = app.run(&closed, &[], &[]);
+    out.ok();
+    let snap = app.snapshot("pr-7");
+    assert!(
+        snap.files.is_empty(),
+        "state left after destroy: {:?}",
+        snap.files.keys()
+    );
+    let rec = snap.record.expect("tombstone record");
+    assert_eq!(rec.status, RecordStatus::Destroyed);
+    assert!(rec.closed_at.is_some(), "tombstone");
+    assert!(rec.urls.is_empty());
+    assert!(
+        !app.app_path().join("out/pr-7/index.html").exists(),
+        "resource not destroyed"
+    );
+
+    // A late synchronize for the closed PR does not bring the stage back.
+    let late = app.run(&sync, &[], &[]);
+    late.ok();
+    assert!(
+        late.stdout.contains("only reopening the PR"),
+        "{}",
+        late.context()
+    );
+    assert!(!app.app_path().join("out/pr-7/index.html").exists());
+}
+
+#[test]
+fn a_deploy_that_fails_half_way_saves_what_it_made_and_a_destroy_removes_it() {
+    let app = App::new();
+    let opened = app.event("opened", "opened", 3, SHA1);
+    let out = app.run(&opened, &[], &[("FAIL", "1")]);
+    assert_eq!(out.code, 1, "{}", out.context());
+    assert!(
+        out.stdout.contains("failed") || out.stderr.contains("failed"),
+        "{}",
+        out.context()
+    );
+    let snap = app.snapshot("pr-3");
+    let rec = snap.record.clone().expect("record");
+    assert_eq!(rec.status, RecordStatus::Failed);
+    assert!(rec.lock.is_none(), "lock released after a failure");
+    assert!(
+        rec.error
+            .as_deref()
+            .is_some_and(|e| e.contains("exited with code 1")),
+        "{:?}",
+        rec.error
+    );
+    assert_eq!(
+        resource(&snap, "web").map(|r| r["status"].clone()),
+        Some(json!("created"))
+    );
+    assert_eq!(
+        resource(&snap, "broken").map(|r| r["status"].clone()),
+        Some(json!("creating"))
+    );
+
+    let closed = app.event("closed", "closed", 3, SHA1);
+    app.run(&closed, &[], &[]).ok();
+    let snap = app.snapshot("pr-3");
+    assert!(snap.files.is_empty(), "{:?}", snap.files.keys());
+    assert!(!app.app_path().join("out/pr-3/index.html").exists());
+}
+
+#[test]
+fn a_destroy_alchemy_calls_a_success_but_that_leaves_state_fails_and_keeps_it() {
+    let app = App::new();
+    app.run(
+        &app.event("opened", "opened", 4, SHA1),
+        &[],
+        &[("STICKY", "1")],
+    )
+    .ok();
+    let closed = app.event("closed", "closed", 4, SHA1);
+    let out = app.run(&closed, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.context());
+    assert!(
+        out.stdout.contains("e2e-app/pr-4/web"),
+        "remaining resource named\n{}",
+        out.context()
+    );
+    let snap = app.snapshot("pr-4");
+    assert_eq!(
+        snap.record.as_ref().map(|r| r.status),
+        Some(RecordStatus::DestroyFailed)
+    );
+    assert!(
+        resource(&snap, "web").is_some(),
+        "the resource that is still there keeps its state"
+    );
+    assert!(
+        snap.record.as_ref().is_some_and(|r| r.closed_at.is_none()),
+        "no tombstone for a failed destroy"
+    );
+
+    // Once the resource can be deleted, the next destroy finishes the job.
+    app.run(&closed, &[], &[("DELETE_OK", "1")]).ok();
+    assert!(app.snapshot("pr-4").files.is_empty());
+}
+
+#[test]
+fn a_replacement_in_one_stage_never_touches_another() {
+    let app = App::new();
+    let a = app.event("a", "opened", 1, SHA1);
+    let b = app.event("b", "opened", 2, SHA1);
+    app.run(&a, &[], &[]).ok();
+    app.run(&b, &[], &[]).ok();
+    // A replacement makes Alchemy v1 write .alchemy/<app>/pr-1.json, which a
+    // shared .alchemy/ would let the next deploy of pr-2 treat as an orphan.
+    app.run(
+        &app.event("a2", "synchronize", 1, SHA2),
+        &[],
+        &[("GEN", "2")],
+    )
+    .ok();
+    let a_before = app.snapshot("pr-1");
+    assert!(
+        a_before.files.contains_key("e2e-app/pr-1.json"),
+        "{:?}",
+        a_before.files.keys()
+    );
+
+    app.run(&app.event("b2", "synchronize", 2, SHA2), &[], &[])
+        .ok();
+    let a_after = app.snapshot("pr-1");
+    assert_eq!(a_before.files, a_after.files, "stage pr-1's state changed");
+    assert!(
+        app.app_path().join("out/pr-1/index.html").exists(),
+        "pr-1's resource was deleted"
+    );
+}
+
+#[test]
+fn the_script_style_runs_the_same_lifecycle() {
+    let app = App::new();
+    let opened = app.event("opened", "opened", 5, SHA1);
+    let out = app.run(&opened, &["--alchemy-command", "v1-script"], &[]);
+    out.ok();
+    assert!(
+        out.stdout.contains("bun alchemy.run.ts --stage pr-5"),
+        "{}",
+        out.context()
+    );
+    assert_eq!(
+        app.record("pr-5").urls.first().map(|u| u.url.as_str()),
+        Some("https://pr-5.web.example.test/")
+    );
+    app.run(
+        &app.event("closed", "closed", 5, SHA1),
+        &["--alchemy-command", "v1-script"],
+        &[],
+    )
+    .ok();
+    assert!(app.snapshot("pr-5").files.is_empty());
+}
+
+#[test]
+fn a_timeout_stops_alchemy_and_still_saves_the_state() {
+    let app = App::new();
+    let opened = app.event("opened", "opened", 8, SHA1);
+    let started = Instant::now();
+    let out = app.run(
+        &opened,
+        &["--timeout-minutes", "0.05"],
+        &[("SLEEP", "60000")],
+    );
+    assert_eq!(out.code, 1, "{}", out.context());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    let snap = app.snapshot("pr-8");
+    let rec = snap.record.clone().expect("record");
+    assert_eq!(rec.status, RecordStatus::Failed);
+    assert!(
+        rec.error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{:?}",
+        rec.error
+    );
+    assert!(rec.lock.is_none());
+    assert_eq!(
+        resource(&snap, "web").map(|r| r["status"].clone()),
+        Some(json!("created"))
+    );
+}
+
+#[test]
+fn sigterm_during_a_deploy_saves_the_state_and_exits_non_zero() {
+    let app = App::new();
+    let opened = app.event("opened", "opened", 9, SHA1);
+    let store = format!("dir:{}", app.store_path().display());
+    let child = std::process::Command::new(crate::support::BIN)
+        .args(["run", "--event"])
+        .arg(&opened)
+        .args(["--working-directory", "app", "--state-store", &store])
+        .current_dir(app.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", app.dir.path())
+        .env("CI", "true")
+        .env("DO_NOT_TRACK", "1")
+        .env("SLEEP", "60000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until Alchemy has made the first resources and sits in the slow one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !app.store_path().join("stages/pr-9").exists()
+        || !app.app_path().join("out/pr-9/index.html").exists()
+    {
+        assert!(Instant::now() < deadline, "the deploy never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let snap = app.snapshot("pr-9");
+    let rec = snap.record.clone().expect("record");
+    assert_eq!(rec.status, RecordStatus::Failed);
+    assert!(
+        rec.error.as_deref().is_some_and(|e| e.contains("SIGTERM")),
+        "{:?}",
+        rec.error
+    );
+    assert!(rec.lock.is_none());
+    assert_eq!(
+        resource(&snap, "page").map(|r| r["status"].clone()),
+        Some(json!("created"))
+    );
+    assert!(
+        resource(&snap, "slow").is_some(),
+        "the interrupted resource is in the state"
+    );
+}
