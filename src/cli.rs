@@ -141,6 +141,18 @@ pub struct ConfigArgs {
     /// A JSON file of URLs the app writes, relative to the app [default: none].
     #[arg(long, value_name = "FILE")]
     pub outputs_file: Option<String>,
+    /// Token for PR comments, deployments and lookups (prefer INPUT_GITHUB-TOKEN or GITHUB_TOKEN).
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+    /// Keep one sticky comment per stage on the PR [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub comment: Option<String>,
+    /// Create GitHub deployments for deployed stages [default: true].
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub deployments: Option<String>,
+    /// Names of environment variables whose values are masked in logs.
+    #[arg(long, value_name = "NAMES")]
+    pub mask_env: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -148,7 +160,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 15] = [
+        let pairs: [(&'static str, &Option<String>); 19] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -163,6 +175,10 @@ impl ConfigArgs {
             ("state-store", &self.state_store),
             ("timeout-minutes", &self.timeout_minutes),
             ("outputs-file", &self.outputs_file),
+            ("github-token", &self.github_token),
+            ("comment", &self.comment),
+            ("deployments", &self.deployments),
+            ("mask-env", &self.mask_env),
             ("config", &self.config),
         ];
         FlagValues(

@@ -32,11 +32,16 @@ pub const INPUTS: &[&str] = &[
     "state-store",
     "timeout-minutes",
     "outputs-file",
+    "github-token",
+    "comment",
+    "deployments",
+    "mask-env",
     "config",
 ];
 
-/// Inputs that make no sense inside the config file itself.
-const NOT_IN_FILE: &[&str] = &["config"];
+/// Inputs that make no sense inside the config file itself: where the file
+/// is, and a secret that must never be committed.
+const NOT_IN_FILE: &[&str] = &["config", "github-token"];
 
 /// Config file locations, relative to the repository root, tried in order.
 pub const CONFIG_FILES: &[&str] = &["alchemy-ci.yml", ".github/alchemy-ci.yml"];
@@ -129,6 +134,15 @@ pub struct Config {
     pub timeout: std::time::Duration,
     /// A JSON file the app writes with its URLs, relative to the app.
     pub outputs_file: Option<PathBuf>,
+    /// The token for comments, deployments and PR lookups.
+    #[serde(skip)]
+    pub github_token: Option<secrecy::SecretString>,
+    /// Keep one sticky comment per stage on the PR.
+    pub comment: bool,
+    /// Create GitHub deployments for deployed stages.
+    pub deployments: bool,
+    /// Environment variables whose values are masked in the logs.
+    pub mask_env: Vec<String>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -334,6 +348,28 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
     Ok(Config {
         command,
         timeout,
+        github_token: get("github-token")
+            .map(|s| text(s, "github-token"))
+            .transpose()?
+            .or_else(|| {
+                src.env
+                    .get("GITHUB_TOKEN")
+                    .filter(|t| !t.trim().is_empty())
+                    .cloned()
+            })
+            .map(|t| secrecy::SecretString::from(t.trim().to_owned())),
+        comment: get("comment")
+            .map(|s| boolean(s, "comment"))
+            .transpose()?
+            .unwrap_or(true),
+        deployments: get("deployments")
+            .map(|s| boolean(s, "deployments"))
+            .transpose()?
+            .unwrap_or(true),
+        mask_env: get("mask-env")
+            .map(|s| string_list(s, "mask-env"))
+            .transpose()?
+            .unwrap_or_default(),
         outputs_file: get("outputs-file")
             .map(|s| text(s, "outputs-file"))
             .transpose()?

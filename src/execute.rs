@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::actions::Actions;
 use crate::alchemy::process::{self, Finished, Invocation};
 use crate::alchemy::{urls, Flavor, Phase};
 use crate::cancel::{signal_name, Cancel};
-use crate::github::comment::NamedUrl;
+use crate::github::client::ForgeError;
+use crate::github::comment::{self, CommentInput, CommentStatus, NamedUrl};
+use crate::github::forge::{DeploymentStatus, Forge};
 use crate::plan::{Action, Plan, StepKind};
 use crate::record::RecordStatus;
 use crate::stage::Stage;
@@ -35,10 +38,14 @@ pub struct Runtime<'a> {
     /// Between SIGTERM and SIGKILL when a run is stopped.
     pub grace: Duration,
     pub cancel: &'a Cancel,
-    /// Under GitHub Actions: fold Alchemy's output into a group.
-    pub actions: bool,
+    /// The Actions runtime; inactive outside Actions.
+    pub actions: &'a Actions,
     pub outputs_file: Option<PathBuf>,
     pub run_url: Option<String>,
+    /// `<server>/<owner>/<repo>`, for commit links.
+    pub repo_url: Option<String>,
+    /// GitHub, when a token is at hand.
+    pub forge: Option<&'a dyn Forge>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +70,9 @@ pub struct Report {
     pub kept_locally: Option<PathBuf>,
     /// The last lines of Alchemy's output, when it failed.
     pub log_tail: Option<String>,
+    /// Problems that did not change the result (a comment that could not
+    /// be posted, say).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -77,6 +87,7 @@ impl Report {
             remaining: Vec::new(),
             kept_locally: None,
             log_tail: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -113,6 +124,10 @@ pub fn execute(plan: &Plan, rt: &Runtime<'_>) -> Report {
         remaining: Vec::new(),
         failure: None,
         saved: false,
+        deployment: None,
+        forge_off: false,
+        warnings: Vec::new(),
+        removed: Vec::new(),
     };
     run.steps();
     run.finish()
@@ -136,6 +151,13 @@ struct StageRun<'a> {
     remaining: Vec<String>,
     failure: Option<String>,
     saved: bool,
+    /// The GitHub deployment this run created.
+    deployment: Option<u64>,
+    /// Set after GitHub refused a write, so one refusal is one warning.
+    forge_off: bool,
+    warnings: Vec<String>,
+    /// The resources a destroy started with.
+    removed: Vec<String>,
 }
 
 impl StageRun<'_> {
@@ -210,6 +232,7 @@ impl StageRun<'_> {
                     self.aside = Some(aside);
                 }
                 self.restored = true;
+                self.removed = resource_names(&held.snapshot.files);
                 files::restore(&self.alchemy_dir, &held.snapshot.files).map_err(|e| e.to_string())
             }
             StepKind::RunAlchemy {
@@ -221,7 +244,11 @@ impl StageRun<'_> {
                     env: env.clone(),
                     timeout: self.rt.timeout,
                     grace: self.rt.grace,
-                    actions_group: self.rt.actions.then(|| format!("Alchemy {phase} {stage}")),
+                    actions_group: self
+                        .rt
+                        .actions
+                        .active
+                        .then(|| format!("Alchemy {phase} {stage}")),
                 };
                 let finished = process::run(&inv, self.rt.cancel).map_err(|e| e.to_string())?;
                 let ok = finished.succeeded();
@@ -325,16 +352,160 @@ impl StageRun<'_> {
                     )),
                 }
             }
-            StepKind::Comment { .. }
-            | StepKind::CommentResult { .. }
-            | StepKind::CreateDeployment { .. }
-            | StepKind::DeploymentResult { .. }
-            | StepKind::DeactivateDeployments { .. } => Ok(()),
+            StepKind::Comment { status } => {
+                self.post_comment(*status);
+                Ok(())
+            }
+            StepKind::CommentResult {
+                on_success,
+                on_failure,
+            } => {
+                let status = if self.failure.is_none() {
+                    *on_success
+                } else {
+                    *on_failure
+                };
+                self.post_comment(status);
+                Ok(())
+            }
+            StepKind::CreateDeployment { environment } => {
+                let (Some(forge), Some(sha)) = (self.forge(), self.plan.commit.clone()) else {
+                    return Ok(());
+                };
+                let description = match &self.plan.pull_request {
+                    Some(pr) => format!("Preview of PR #{} by alchemy-ci", pr.number),
+                    None => format!("{environment} by alchemy-ci"),
+                };
+                let created = forge
+                    .create_deployment(environment, &sha, &description)
+                    .and_then(|id| {
+                        forge
+                            .deployment_status(
+                                id,
+                                &DeploymentStatus {
+                                    state: "in_progress",
+                                    environment_url: None,
+                                    log_url: self.rt.run_url.clone(),
+                                    description: format!("Deploying {environment}"),
+                                },
+                            )
+                            .map(|()| id)
+                    });
+                match created {
+                    Ok(id) => self.deployment = Some(id),
+                    Err(e) => self.forge_warning("create the deployment", &e),
+                }
+                Ok(())
+            }
+            StepKind::DeploymentResult { environment } => {
+                let (Some(forge), Some(id)) = (self.forge(), self.deployment) else {
+                    return Ok(());
+                };
+                let ok = self.failure.is_none();
+                let status = DeploymentStatus {
+                    state: if ok { "success" } else { "failure" },
+                    environment_url: if ok {
+                        self.urls.first().map(|u| u.url.clone())
+                    } else {
+                        None
+                    },
+                    log_url: self.rt.run_url.clone(),
+                    description: if ok {
+                        format!("{environment} is deployed")
+                    } else {
+                        format!("Deploy of {environment} failed")
+                    },
+                };
+                if let Err(e) = forge.deployment_status(id, &status) {
+                    self.forge_warning("update the deployment", &e);
+                }
+                Ok(())
+            }
+            StepKind::DeactivateDeployments { environment } => {
+                if let Some(forge) = self.forge() {
+                    if let Err(e) = forge.deactivate_deployments(environment) {
+                        self.forge_warning("mark the deployments inactive", &e);
+                    }
+                }
+                Ok(())
+            }
             StepKind::ListStages { .. }
             | StepKind::ListOpenPullRequests
             | StepKind::SelectOrphans { .. }
             | StepKind::DestroyOrphans
             | StepKind::ShowStatus => Err("not a stage step".into()),
+        }
+    }
+
+    fn forge(&self) -> Option<&dyn Forge> {
+        if self.forge_off {
+            None
+        } else {
+            self.rt.forge
+        }
+    }
+
+    /// A GitHub failure never fails the run: it is a warning. A token that
+    /// may not write (a fork's read-only token) is told once, then left alone.
+    fn forge_warning(&mut self, what: &str, e: &ForgeError) {
+        let msg = if matches!(e, ForgeError::Forbidden { .. }) {
+            self.forge_off = true;
+            format!("could not {what}: {e}; nothing more will be posted in this run (a read-only token, as forks get?)")
+        } else {
+            format!("could not {what}: {e}")
+        };
+        tracing::warn!("{msg}");
+        self.rt.actions.warning(&msg);
+        self.warnings.push(msg);
+    }
+
+    fn post_comment(&mut self, status: CommentStatus) {
+        let (Some(forge), Some(pr)) = (self.forge(), self.plan.pull_request.as_ref()) else {
+            return;
+        };
+        let number = pr.number;
+        let finished = matches!(status, CommentStatus::Deployed | CommentStatus::Destroyed);
+        let urls: Vec<NamedUrl> = match status {
+            CommentStatus::Deployed | CommentStatus::Failed => self.urls.clone(),
+            // While deploying, the previous URLs still serve.
+            CommentStatus::Deploying => self
+                .held
+                .as_ref()
+                .and_then(|h| h.snapshot.record.as_ref())
+                .map(|r| r.urls.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let tail = self
+            .finished
+            .as_ref()
+            .filter(|f| !f.succeeded() && !finished)
+            .map(|f| f.tail.clone());
+        let log_tail = match (&tail, &self.failure) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) if !finished => Some(f.clone()),
+            _ => None,
+        };
+        let removed: Vec<String> = match status {
+            CommentStatus::Destroyed => self.removed.clone(),
+            CommentStatus::DestroyFailed => self.remaining.clone(),
+            _ => Vec::new(),
+        };
+        let now = Timestamp::now().human();
+        let run_url = self.rt.run_url.clone();
+        let body = comment::render(&CommentInput {
+            stage: &self.stage,
+            status,
+            repo_url: self.rt.repo_url.clone(),
+            sha: self.plan.commit.as_ref(),
+            urls: &urls,
+            run_url: run_url.as_deref(),
+            updated_at: Some(&now),
+            log_tail: log_tail.as_deref(),
+            removed: &removed,
+        });
+        if let Err(e) = forge.upsert_comment(number, &self.stage, &body) {
+            self.forge_warning("update the PR comment", &e);
         }
     }
 
@@ -425,6 +596,7 @@ impl StageRun<'_> {
             remaining: std::mem::take(&mut self.remaining),
             kept_locally,
             log_tail,
+            warnings: std::mem::take(&mut self.warnings),
         }
     }
 

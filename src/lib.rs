@@ -4,6 +4,7 @@
 //! [`plan::decide`], a pure function that returns a [`plan::Plan`];
 //! `simulate` renders that plan and `run` executes it.
 
+pub mod actions;
 pub mod alchemy;
 pub mod cancel;
 pub mod cli;

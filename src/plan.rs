@@ -561,15 +561,27 @@ impl Decider<'_> {
         let facts = self.facts;
         let store = config.state_store.clone();
         let pr_number = pr.map(|p| p.number);
+        let commit = match &self.event.payload {
+            Payload::PullRequest(p) => Some(p.head_sha.clone()),
+            Payload::Push(p) => Some(p.after.clone()),
+            _ => None,
+        };
         let (action, stage, reason, steps) = match intent {
             Intent::Deploy(stage, why) => {
-                let steps = stage_steps(config, facts, &stage, pr_number, Phase::Deploy);
+                let steps = stage_steps(
+                    config,
+                    facts,
+                    &stage,
+                    pr_number,
+                    commit.is_some(),
+                    Phase::Deploy,
+                );
                 (Action::Deploy, Some(stage), why, steps)
             }
             Intent::Destroy(stage, why) => {
                 let closing = config.command == Command::Auto
                     && pr.is_some_and(|p| p.action == PrAction::Closed);
-                let mut steps = stage_steps(config, facts, &stage, pr_number, Phase::Destroy);
+                let mut steps = stage_steps(config, facts, &stage, pr_number, true, Phase::Destroy);
                 for s in &mut steps {
                     if let StepKind::WriteRecord { tombstone, .. } = &mut s.kind {
                         *tombstone = closing;
@@ -605,7 +617,11 @@ impl Decider<'_> {
         if runs_stage && !facts.can_post {
             warnings.push("no GitHub token: no comment or deployment will be posted".into());
         }
-        let comment_preview = match (&stage, action, pr_number.is_some() && facts.can_post) {
+        let comment_preview = match (
+            &stage,
+            action,
+            pr_number.is_some() && facts.can_post && config.comment,
+        ) {
             (Some(stage), Action::Deploy | Action::Destroy, true) => {
                 Some(comment::render(&CommentInput {
                     stage,
@@ -620,6 +636,7 @@ impl Decider<'_> {
                     run_url: facts.run.run_url().as_deref(),
                     updated_at: None,
                     log_tail: None,
+                    removed: &[],
                 }))
             }
             _ => None,
@@ -643,11 +660,7 @@ impl Decider<'_> {
                 draft: p.draft,
                 merged: p.merged,
             }),
-            commit: match &self.event.payload {
-                Payload::PullRequest(p) => Some(p.head_sha.clone()),
-                Payload::Push(p) => Some(p.after.clone()),
-                _ => None,
-            },
+            commit,
             warnings,
             unchecked: if runs_stage {
                 self.unchecked
@@ -688,11 +701,13 @@ fn stage_steps(
     facts: &Facts,
     stage: &Stage,
     pr: Option<PrNumber>,
+    commit: bool,
     phase: Phase,
 ) -> Vec<Step> {
     let store = config.state_store.clone();
-    let comment = pr.is_some() && facts.can_post;
-    let deployments = facts.can_post;
+    let comment = pr.is_some() && facts.can_post && config.comment;
+    // A deployment needs the commit it deploys.
+    let deployments = facts.can_post && config.deployments && commit;
     let mut env = BTreeMap::from([
         ("STAGE".to_owned(), stage.to_string()),
         ("ALCHEMY_STAGE".to_owned(), stage.to_string()),

@@ -37,6 +37,12 @@ impl Timestamp {
         Duration::from_secs(self.0.saturating_sub(earlier.0))
     }
 
+    /// `2026-11-23 13:22 UTC`, for people.
+    pub fn human(self) -> String {
+        let s = self.to_string();
+        format!("{} {} UTC", &s[..10], &s[11..16])
+    }
+
     /// Parses exactly the form [`Display`](fmt::Display) writes.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();

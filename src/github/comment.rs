@@ -61,6 +61,8 @@ pub struct CommentInput<'a> {
     pub updated_at: Option<&'a str>,
     /// The last lines of the program's output, shown on failure.
     pub log_tail: Option<&'a str>,
+    /// What a destroy removed.
+    pub removed: &'a [String],
 }
 
 /// Renders the comment body. The status, stage and URLs always fit; only
@@ -164,6 +166,7 @@ mod tests {
             run_url: None,
             updated_at: None,
             log_tail: Some(&log),
+            removed: &[],
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -185,6 +188,7 @@ mod tests {
             run_url: None,
             updated_at: None,
             log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
+            removed: &[],
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));

@@ -1,4 +1,6 @@
 //! Talking back on the pull request.
 
+pub mod client;
 pub mod comment;
+pub mod forge;
 pub mod markdown;

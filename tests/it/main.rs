@@ -6,6 +6,7 @@ mod alchemy_e2e;
 mod bad_input;
 mod decide;
 mod injection;
+mod inputs;
 mod snapshots;
 mod store_contract;
 mod webhooks;

@@ -1,0 +1,130 @@
+//! The GitHub Actions runtime: step outputs (`GITHUB_OUTPUT`), the job
+//! summary (`GITHUB_STEP_SUMMARY`), annotations and masks. Outside Actions
+//! none of it is written and nothing breaks.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use crate::commands::{var, Env};
+
+/// The runner's file commands, present only under Actions.
+#[derive(Debug, Clone, Default)]
+pub struct Actions {
+    pub active: bool,
+    output: Option<PathBuf>,
+    summary: Option<PathBuf>,
+}
+
+impl Actions {
+    pub fn from_env(env: &Env) -> Self {
+        Self {
+            active: var(env, "GITHUB_ACTIONS").as_deref() == Some("true"),
+            output: var(env, "GITHUB_OUTPUT").map(PathBuf::from),
+            summary: var(env, "GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        }
+    }
+
+    /// Hides `value` in every later log line. Must come before the value
+    /// could be printed.
+    pub fn mask(&self, value: &str) {
+        if !self.active {
+            return;
+        }
+        for line in value.lines().map(str::trim).filter(|l| l.len() >= 4) {
+            command_line(&format!("::add-mask::{}", escape_data(line)));
+        }
+    }
+
+    pub fn error(&self, msg: &str) {
+        if self.active {
+            command_line(&format!("::error title=alchemy-ci::{}", escape_data(msg)));
+        }
+    }
+
+    pub fn warning(&self, msg: &str) {
+        if self.active {
+            command_line(&format!("::warning title=alchemy-ci::{}", escape_data(msg)));
+        }
+    }
+
+    pub fn notice(&self, msg: &str) {
+        if self.active {
+            command_line(&format!("::notice title=alchemy-ci::{}", escape_data(msg)));
+        }
+    }
+
+    /// Appends step outputs, each in the multi-line form with a delimiter
+    /// that cannot occur in the value.
+    pub fn set_outputs(&self, outputs: &[(&str, String)]) -> std::io::Result<()> {
+        let Some(path) = &self.output else {
+            return Ok(());
+        };
+        let mut text = String::new();
+        for (name, value) in outputs {
+            let mut delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+            while value.contains(&delim) {
+                delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
+            }
+            text.push_str(&format!("{name}<<{delim}\n{value}\n{delim}\n"));
+        }
+        append(path, &text)
+    }
+
+    /// Appends Markdown to the job summary.
+    pub fn summary(&self, markdown: &str) -> std::io::Result<()> {
+        match &self.summary {
+            Some(p) => append(p, markdown),
+            None => Ok(()),
+        }
+    }
+}
+
+fn append(path: &PathBuf, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+fn command_line(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{s}");
+    let _ = o.flush();
+}
+
+/// Escaping of a workflow command's data, as the runner expects it.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_survive_newlines_and_delimiter_lookalikes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = dir.path().join("output");
+        let a = Actions {
+            active: true,
+            output: Some(out.clone()),
+            summary: None,
+        };
+        a.set_outputs(&[
+            ("urls", "[\"a\"]\nghadelimiter_x".into()),
+            ("stage", "pr-1".into()),
+        ])
+        .expect("write");
+        let text = std::fs::read_to_string(out).expect("read");
+        assert!(text.starts_with("urls<<ghadelimiter_"));
+        assert!(text.contains("\nstage<<"));
+    }
+
+    #[test]
+    fn command_data_is_escaped() {
+        assert_eq!(escape_data("50%\nnext"), "50%25%0Anext");
+    }
+}

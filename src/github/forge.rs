@@ -1,0 +1,320 @@
+//! What alchemy-ci asks of GitHub: the live state of a pull request, the
+//! open pull requests, one sticky comment per stage, and deployments.
+
+use std::cell::OnceCell;
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::{Client, ForgeError};
+use super::comment::marker;
+use crate::event::CommitSha;
+use crate::plan::LivePr;
+use crate::stage::{PrNumber, Stage};
+
+/// GitHub as the rest of alchemy-ci sees it. One real implementation
+/// ([`GitHub`]); tests run it against a fake GitHub server over HTTP.
+pub trait Forge {
+    fn pull(&self, number: PrNumber) -> Result<LivePr, ForgeError>;
+    /// Numbers of every open pull request, all pages.
+    fn open_pulls(&self) -> Result<Vec<PrNumber>, ForgeError>;
+    /// Creates or edits the stage's comment; folds duplicates into the oldest.
+    fn upsert_comment(
+        &self,
+        number: PrNumber,
+        stage: &Stage,
+        body: &str,
+    ) -> Result<CommentWrite, ForgeError>;
+    fn create_deployment(
+        &self,
+        stage: &Stage,
+        sha: &CommitSha,
+        description: &str,
+    ) -> Result<u64, ForgeError>;
+    fn deployment_status(&self, id: u64, status: &DeploymentStatus) -> Result<(), ForgeError>;
+    /// Marks every deployment of the environment inactive; returns how many.
+    fn deactivate_deployments(&self, stage: &Stage) -> Result<usize, ForgeError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentWrite {
+    Created(u64),
+    Updated { id: u64, removed_duplicates: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct DeploymentStatus {
+    /// `in_progress`, `success`, `failure`, `error` or `inactive`.
+    pub state: &'static str,
+    pub environment_url: Option<String>,
+    pub log_url: Option<String>,
+    pub description: String,
+}
+
+/// GitHub's deployment descriptions are capped at 140 characters.
+const MAX_DESCRIPTION: usize = 140;
+
+pub struct GitHub {
+    client: Client,
+    /// `/repos/OWNER/REPO`
+    repo_path: String,
+    identity: OnceCell<Identity>,
+}
+
+#[derive(Debug, Clone)]
+enum Identity {
+    Login(String),
+    /// The Actions token cannot look itself up; its comments are written as
+    /// `github-actions[bot]`.
+    ActionsBot,
+}
+
+impl Identity {
+    fn owns(&self, c: &Comment) -> bool {
+        match self {
+            Self::Login(l) => c.user.login.eq_ignore_ascii_case(l),
+            Self::ActionsBot => {
+                c.user.login == "github-actions[bot]" && c.user.kind.as_deref() == Some("Bot")
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct User {
+    login: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Comment {
+    id: u64,
+    body: Option<String>,
+    user: User,
+}
+
+#[derive(Deserialize)]
+struct Pull {
+    number: u64,
+    state: String,
+    head: Head,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: u64,
+}
+
+impl GitHub {
+    /// `repository` is `OWNER/REPO`.
+    pub fn new(client: Client, repository: &str) -> Result<Self, ForgeError> {
+        let valid = repository.split('/').count() == 2
+            && repository
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        if !valid {
+            return Err(ForgeError::Setup(format!(
+                "{repository:?} is not an OWNER/REPO name"
+            )));
+        }
+        Ok(Self {
+            client,
+            repo_path: format!("/repos/{repository}"),
+            identity: OnceCell::new(),
+        })
+    }
+
+    fn identity(&self) -> Result<Identity, ForgeError> {
+        if let Some(i) = self.identity.get() {
+            return Ok(i.clone());
+        }
+        let id = match self
+            .client
+            .send::<()>(Method::GET, "/user", None, "the token's user")
+        {
+            Ok(a) => Identity::Login(a.json::<User>("the token's user")?.login),
+            // An installation token (GITHUB_TOKEN) may not read /user.
+            Err(ForgeError::Forbidden { .. }) => Identity::ActionsBot,
+            Err(e) => return Err(e),
+        };
+        let _ = self.identity.set(id.clone());
+        Ok(id)
+    }
+}
+
+impl Forge for GitHub {
+    fn pull(&self, number: PrNumber) -> Result<LivePr, ForgeError> {
+        let what = format!("pull request #{number}");
+        let p: Pull = self
+            .client
+            .send::<()>(
+                Method::GET,
+                &format!("{}/pulls/{number}", self.repo_path),
+                None,
+                &what,
+            )?
+            .json(&what)?;
+        let head_sha = CommitSha::parse(&p.head.sha).ok_or_else(|| ForgeError::Decode {
+            what: what.clone(),
+            message: format!("head sha {:?} is not a commit SHA", p.head.sha),
+        })?;
+        Ok(LivePr {
+            open: p.state == "open",
+            head_sha,
+        })
+    }
+
+    fn open_pulls(&self) -> Result<Vec<PrNumber>, ForgeError> {
+        let pulls: Vec<Pull> = self.client.get_all(
+            &format!("{}/pulls?state=open&per_page=100", self.repo_path),
+            "the open pull requests",
+        )?;
+        Ok(pulls
+            .into_iter()
+            .filter_map(|p| PrNumber::new(p.number))
+            .collect())
+    }
+
+    fn upsert_comment(
+        &self,
+        number: PrNumber,
+        stage: &Stage,
+        body: &str,
+    ) -> Result<CommentWrite, ForgeError> {
+        let me = self.identity()?;
+        let what = format!("the comments of #{number}");
+        let all: Vec<Comment> = self.client.get_all(
+            &format!("{}/issues/{number}/comments?per_page=100", self.repo_path),
+            &what,
+        )?;
+        let mark = marker(stage);
+        // Oldest first, as GitHub lists them; only our own comments count, so
+        // a marker pasted by someone else is never edited.
+        let mut ours: Vec<&Comment> = all
+            .iter()
+            .filter(|c| me.owns(c) && c.body.as_deref().is_some_and(|b| b.contains(&mark)))
+            .collect();
+        ours.sort_by_key(|c| c.id);
+        let Some(keep) = ours.first() else {
+            let created: Created = self
+                .client
+                .send(
+                    Method::POST,
+                    &format!("{}/issues/{number}/comments", self.repo_path),
+                    Some(&json!({ "body": body })),
+                    &format!("a comment on #{number}"),
+                )?
+                .json("the new comment")?;
+            return Ok(CommentWrite::Created(created.id));
+        };
+        self.client.send(
+            Method::PATCH,
+            &format!("{}/issues/comments/{}", self.repo_path, keep.id),
+            Some(&json!({ "body": body })),
+            &format!("comment {}", keep.id),
+        )?;
+        let mut removed = 0;
+        for dup in &ours[1..] {
+            match self.client.send::<()>(
+                Method::DELETE,
+                &format!("{}/issues/comments/{}", self.repo_path, dup.id),
+                None,
+                &format!("duplicate comment {}", dup.id),
+            ) {
+                Ok(_) | Err(ForgeError::NotFound { .. }) => removed += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(CommentWrite::Updated {
+            id: keep.id,
+            removed_duplicates: removed,
+        })
+    }
+
+    fn create_deployment(
+        &self,
+        stage: &Stage,
+        sha: &CommitSha,
+        description: &str,
+    ) -> Result<u64, ForgeError> {
+        let body = json!({
+            "ref": sha.as_str(),
+            "environment": stage.as_str(),
+            "transient_environment": true,
+            "production_environment": false,
+            "auto_merge": false,
+            "required_contexts": [],
+            "description": truncate(description, MAX_DESCRIPTION),
+        });
+        let created: Created = self
+            .client
+            .send(
+                Method::POST,
+                &format!("{}/deployments", self.repo_path),
+                Some(&body),
+                &format!("a deployment of {stage}"),
+            )?
+            .json("the new deployment")?;
+        Ok(created.id)
+    }
+
+    fn deployment_status(&self, id: u64, status: &DeploymentStatus) -> Result<(), ForgeError> {
+        let mut body = json!({
+            "state": status.state,
+            "description": truncate(&status.description, MAX_DESCRIPTION),
+            "auto_inactive": true,
+        });
+        if let Some(u) = &status.environment_url {
+            body["environment_url"] = json!(u);
+        }
+        if let Some(u) = &status.log_url {
+            body["log_url"] = json!(u);
+        }
+        self.client.send(
+            Method::POST,
+            &format!("{}/deployments/{id}/statuses", self.repo_path),
+            Some(&body),
+            &format!("the status of deployment {id}"),
+        )?;
+        Ok(())
+    }
+
+    fn deactivate_deployments(&self, stage: &Stage) -> Result<usize, ForgeError> {
+        let deployments: Vec<Created> = self.client.get_all(
+            &format!(
+                "{}/deployments?environment={stage}&per_page=100",
+                self.repo_path
+            ),
+            &format!("the deployments of {stage}"),
+        )?;
+        for d in &deployments {
+            self.deployment_status(
+                d.id,
+                &DeploymentStatus {
+                    state: "inactive",
+                    environment_url: None,
+                    log_url: None,
+                    description: format!("{stage} was destroyed"),
+                },
+            )?;
+        }
+        Ok(deployments.len())
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
