@@ -32,6 +32,60 @@ pub enum Cmd {
     /// Do what the event asks: print the plan, then execute it (the action's
     /// entrypoint).
     Run(RunArgs),
+    /// Destroy every preview stage that should no longer exist: PR stages
+    /// whose PR is not open, stages whose destroy failed, stages past ttl.
+    Cleanup(CleanupArgs),
+    /// List every stage in the state store with its status and URLs.
+    Status(StatusArgs),
+    /// Inspect and repair the state store by hand.
+    State(StateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCmd,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCmd {
+    /// Every stage with its status.
+    List,
+    /// One stage's record and state files.
+    Show { stage: String },
+    /// Remove a stage from the store; refused while it records resources.
+    Rm {
+        stage: String,
+        /// Remove it even though resources or a lock are recorded.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// List each candidate with its reason and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the stages to destroy as a GitHub Actions matrix and stop.
+    #[arg(long)]
+    pub matrix: bool,
+    /// Also sweep this stage, though it is not a PR stage (repeatable).
+    #[arg(long = "include", value_name = "STAGE")]
+    pub include: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON array.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// The event a command acts on.
@@ -153,6 +207,15 @@ pub struct ConfigArgs {
     /// Names of environment variables whose values are masked in logs.
     #[arg(long, value_name = "NAMES")]
     pub mask_env: Option<String>,
+    /// The sweep destroys PR stages last deployed longer ago, e.g. 14d [default: off].
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// How many destroys the sweep runs at once [default: 2].
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<String>,
+    /// Days a closed PR's tombstone is kept [default: 30].
+    #[arg(long, value_name = "DAYS")]
+    pub tombstone_days: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -160,7 +223,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 19] = [
+        let pairs: [(&'static str, &Option<String>); 22] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -179,6 +242,9 @@ impl ConfigArgs {
             ("comment", &self.comment),
             ("deployments", &self.deployments),
             ("mask-env", &self.mask_env),
+            ("ttl", &self.ttl),
+            ("max-parallel", &self.max_parallel),
+            ("tombstone-days", &self.tombstone_days),
             ("config", &self.config),
         ];
         FlagValues(
@@ -227,6 +293,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Cmd::Simulate(args) => commands::simulate::simulate(&args, &env).map(|()| 0),
         Cmd::Run(args) => commands::run::run(&args, &env),
+        Cmd::Cleanup(args) => commands::cleanup::command(&args, &env),
+        Cmd::Status(args) => commands::status::command(&args, &env),
+        Cmd::State(args) => commands::state::command(&args, &env),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -36,6 +36,9 @@ pub const INPUTS: &[&str] = &[
     "comment",
     "deployments",
     "mask-env",
+    "ttl",
+    "max-parallel",
+    "tombstone-days",
     "config",
 ];
 
@@ -143,6 +146,12 @@ pub struct Config {
     pub deployments: bool,
     /// Environment variables whose values are masked in the logs.
     pub mask_env: Vec<String>,
+    /// The sweep destroys PR stages last deployed longer ago than this.
+    pub ttl: Option<std::time::Duration>,
+    /// How many destroys the sweep runs at once.
+    pub max_parallel: usize,
+    /// How long a closed PR's tombstone is kept.
+    pub tombstone_retention: std::time::Duration,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -345,9 +354,56 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         None => std::time::Duration::from_secs(60 * 60),
     };
 
+    let ttl = get("ttl")
+        .map(|s| {
+            let t = text(s, "ttl")?;
+            crate::cleanup::parse_ttl(&t).ok_or_else(|| {
+                s.err(
+                    "ttl",
+                    format!("expected a duration like 14d, 36h or 90m, got {t:?}"),
+                )
+            })
+        })
+        .transpose()?;
+    let max_parallel = match get("max-parallel") {
+        Some(s) => {
+            let t = text(s, "max-parallel")?;
+            t.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=32).contains(n))
+                .ok_or_else(|| {
+                    s.err(
+                        "max-parallel",
+                        format!("expected a whole number from 1 to 32, got {t:?}"),
+                    )
+                })?
+        }
+        None => 2,
+    };
+    let tombstone_retention = match get("tombstone-days") {
+        Some(s) => {
+            let t = text(s, "tombstone-days")?;
+            let days = t
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3650).contains(n))
+                .ok_or_else(|| {
+                    s.err(
+                        "tombstone-days",
+                        format!("expected whole days from 1 to 3650, got {t:?}"),
+                    )
+                })?;
+            std::time::Duration::from_secs(days * 86_400)
+        }
+        None => std::time::Duration::from_secs(30 * 86_400),
+    };
+
     Ok(Config {
         command,
         timeout,
+        ttl,
+        max_parallel,
+        tombstone_retention,
         github_token: get("github-token")
             .map(|s| text(s, "github-token"))
             .transpose()?

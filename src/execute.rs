@@ -186,7 +186,7 @@ impl StageRun<'_> {
             StepKind::AcquireLock { .. } => {
                 let status = self.started_status();
                 let (pr, commit, run_url) = (
-                    self.plan.pull_request.as_ref().map(|p| p.number),
+                    self.plan.pr,
                     self.plan.commit.clone(),
                     self.rt.run_url.clone(),
                 );
@@ -372,8 +372,8 @@ impl StageRun<'_> {
                 let (Some(forge), Some(sha)) = (self.forge(), self.plan.commit.clone()) else {
                     return Ok(());
                 };
-                let description = match &self.plan.pull_request {
-                    Some(pr) => format!("Preview of PR #{} by alchemy-ci", pr.number),
+                let description = match self.plan.pr {
+                    Some(pr) => format!("Preview of PR #{pr} by alchemy-ci"),
                     None => format!("{environment} by alchemy-ci"),
                 };
                 let created = forge
@@ -460,10 +460,9 @@ impl StageRun<'_> {
     }
 
     fn post_comment(&mut self, status: CommentStatus) {
-        let (Some(forge), Some(pr)) = (self.forge(), self.plan.pull_request.as_ref()) else {
+        let (Some(forge), Some(number)) = (self.forge(), self.plan.pr) else {
             return;
         };
-        let number = pr.number;
         let finished = matches!(status, CommentStatus::Deployed | CommentStatus::Destroyed);
         let urls: Vec<NamedUrl> = match status {
             CommentStatus::Deployed | CommentStatus::Failed => self.urls.clone(),

@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod alchemy;
 pub mod cancel;
+pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -203,6 +203,9 @@ pub struct Plan {
     pub stage: Option<Stage>,
     pub reason: String,
     pub pull_request: Option<PrSummary>,
+    /// The pull request whose comment the run updates: the event's, or the
+    /// one recorded for a stage the sweep destroys.
+    pub pr: Option<PrNumber>,
     /// The commit a deploy deploys: the PR's head or the pushed commit.
     pub commit: Option<CommitSha>,
     /// Things the user must know before this runs.
@@ -649,6 +652,7 @@ impl Decider<'_> {
             action,
             stage,
             reason,
+            pr: pr_number,
             pull_request: pr.map(|p| PrSummary {
                 number: p.number,
                 action: p.action.clone(),
@@ -802,4 +806,40 @@ fn stage_steps(
         stage: stage.clone(),
     }));
     steps
+}
+
+/// The plan for one stage the sweep destroys: exactly the steps a closed
+/// PR's destroy takes, under the sweep's event.
+pub fn sweep_destroy(
+    sweep: &Plan,
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    reason: String,
+) -> Plan {
+    let mut steps = stage_steps(config, facts, stage, pr, true, Phase::Destroy);
+    for s in &mut steps {
+        if let StepKind::WriteRecord { tombstone, .. } = &mut s.kind {
+            // The sweep only destroys PR stages whose PR is gone or stale;
+            // a tombstone keeps a late event from bringing them back.
+            *tombstone = pr.is_some();
+        }
+    }
+    Plan {
+        event: sweep.event.clone(),
+        event_source: sweep.event_source,
+        repository: sweep.repository.clone(),
+        action: Action::Destroy,
+        stage: Some(stage.clone()),
+        reason,
+        pull_request: None,
+        pr,
+        commit: None,
+        warnings: Vec::new(),
+        unchecked: Vec::new(),
+        alchemy: Some(facts.alchemy.clone()),
+        steps,
+        comment_preview: None,
+    }
 }

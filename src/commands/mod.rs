@@ -1,7 +1,11 @@
 //! What each subcommand does, between the parsed command line and the core.
 
+pub mod cleanup;
 pub mod run;
+pub mod session;
 pub mod simulate;
+pub mod state;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,4 +61,24 @@ pub fn run_context(env: &Env, event: &Event) -> RunContext {
         repository: var(env, "GITHUB_REPOSITORY").or_else(|| event.repository.clone()),
         run_id: var(env, "GITHUB_RUN_ID"),
     }
+}
+
+/// The event of a command started by hand: no payload, only a name.
+pub fn manual_event(name: &str, env: &Env) -> Event {
+    Event {
+        name: name.to_owned(),
+        name_source: event::NameSource::Flag,
+        repository: var(env, "GITHUB_REPOSITORY"),
+        payload: event::Payload::Unknown,
+    }
+}
+
+/// Resolves the configuration alone, for commands without an event.
+pub fn load_config(flags: &ConfigArgs, env: &Env) -> Result<Config, CliError> {
+    let flags = flags.flag_values();
+    Ok(config::resolve(&Sources {
+        flags: &flags,
+        env,
+        root: Path::new(""),
+    })?)
 }

@@ -1,7 +1,7 @@
 //! What alchemy-ci asks of GitHub: the live state of a pull request, the
 //! open pull requests, one sticky comment per stage, and deployments.
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use http::Method;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use crate::stage::{PrNumber, Stage};
 
 /// GitHub as the rest of alchemy-ci sees it. One real implementation
 /// ([`GitHub`]); tests run it against a fake GitHub server over HTTP.
-pub trait Forge {
+pub trait Forge: Send + Sync {
     fn pull(&self, number: PrNumber) -> Result<LivePr, ForgeError>;
     /// Numbers of every open pull request, all pages.
     fn open_pulls(&self) -> Result<Vec<PrNumber>, ForgeError>;
@@ -59,7 +59,7 @@ pub struct GitHub {
     client: Client,
     /// `/repos/OWNER/REPO`
     repo_path: String,
-    identity: OnceCell<Identity>,
+    identity: OnceLock<Identity>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +127,7 @@ impl GitHub {
         Ok(Self {
             client,
             repo_path: format!("/repos/{repository}"),
-            identity: OnceCell::new(),
+            identity: OnceLock::new(),
         })
     }
 

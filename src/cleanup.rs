@@ -1,0 +1,248 @@
+//! Which stages the sweep removes, and why. Pure: the records, the open
+//! pull requests and the clock come in; a verdict per stage comes out.
+//!
+//! Preview tools leak: close events get cancelled, destroys fail, PRs close
+//! while a deploy runs. The sweep is the safety net, so it errs on the side
+//! of keeping: anything it cannot classify is kept and reported.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::record::{Record, RecordStatus};
+use crate::stage::{PrNumber, Stage, StagePrefix};
+use crate::time::Timestamp;
+
+/// What the sweep does with one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Destroy the stage's resources, as a close event would.
+    Destroy,
+    /// Remove a tombstone past its retention: no resources are left.
+    Forget,
+    Keep,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub stage: Stage,
+    pub pr: Option<PrNumber>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// The knobs of a sweep.
+#[derive(Debug, Clone)]
+pub struct Policy<'a> {
+    pub prefix: &'a StagePrefix,
+    pub protected: &'a BTreeSet<Stage>,
+    /// Non-PR stages the user named explicitly.
+    pub named: &'a BTreeSet<Stage>,
+    /// Destroy stages whose last deploy is older than this.
+    pub ttl: Option<Duration>,
+    /// Tombstones older than this are removed.
+    pub tombstone_retention: Duration,
+    pub now: Timestamp,
+}
+
+/// Classifies every stage. `open` holds the open pull requests.
+pub fn select(
+    records: &[(Stage, Result<Option<Record>, String>)],
+    open: &BTreeSet<PrNumber>,
+    p: &Policy<'_>,
+) -> Vec<Candidate> {
+    records
+        .iter()
+        .map(|(stage, record)| classify(stage, record, open, p))
+        .collect()
+}
+
+fn classify(
+    stage: &Stage,
+    record: &Result<Option<Record>, String>,
+    open: &BTreeSet<PrNumber>,
+    p: &Policy<'_>,
+) -> Candidate {
+    let pr = stage.pr_number(p.prefix);
+    let verdict = |verdict, reason: String| Candidate {
+        stage: stage.clone(),
+        pr,
+        verdict,
+        reason,
+    };
+    if p.protected.contains(stage) {
+        return verdict(Verdict::Keep, "protected".into());
+    }
+    let named = p.named.contains(stage);
+    if pr.is_none() && !named {
+        return verdict(
+            Verdict::Keep,
+            "not a pull request stage (name it explicitly to sweep it)".into(),
+        );
+    }
+    let r = match record {
+        Err(e) => return verdict(Verdict::Keep, format!("record unreadable: {e}")),
+        Ok(None) => {
+            return verdict(
+                Verdict::Destroy,
+                "state without a record (a run that never finished)".into(),
+            )
+        }
+        Ok(Some(r)) => r,
+    };
+    if r.status == RecordStatus::Destroyed && r.files.is_empty() {
+        let since = r.closed_at.unwrap_or(r.updated_at);
+        if p.now.since(since) > p.tombstone_retention {
+            return verdict(
+                Verdict::Forget,
+                format!(
+                    "destroyed {} days ago; the tombstone has expired",
+                    p.now.since(since).as_secs() / 86_400
+                ),
+            );
+        }
+        return verdict(Verdict::Keep, "already destroyed".into());
+    }
+    if r.status == RecordStatus::DestroyFailed {
+        return verdict(Verdict::Destroy, "its last destroy failed".into());
+    }
+    if let Some(n) = pr {
+        if !open.contains(&n) {
+            return verdict(Verdict::Destroy, format!("PR #{n} is not open"));
+        }
+    }
+    if let Some(ttl) = p.ttl {
+        let last = r.deployed_at.unwrap_or(r.updated_at);
+        let age = p.now.since(last);
+        if age > ttl {
+            return verdict(
+                Verdict::Destroy,
+                format!(
+                    "last deployed {}h ago, longer than the ttl of {}h",
+                    age.as_secs() / 3_600,
+                    ttl.as_secs() / 3_600
+                ),
+            );
+        }
+    }
+    match pr {
+        Some(n) => verdict(Verdict::Keep, format!("PR #{n} is open")),
+        None => verdict(Verdict::Keep, "named, and within its ttl".into()),
+    }
+}
+
+/// Parses a ttl like `14d`, `36h` or `90m`.
+pub fn parse_ttl(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400)?,
+        "h" => n.checked_mul(3_600)?,
+        "m" => n.checked_mul(60)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(s: &str) -> Stage {
+        Stage::parse(s, &StagePrefix::default()).expect("valid")
+    }
+
+    fn record(s: &str, status: RecordStatus, days_ago: u64) -> Record {
+        let then = Timestamp::from_unix(1_800_000_000 - days_ago * 86_400);
+        let mut r = Record::new(stage(s), status, then);
+        r.updated_at = then;
+        r.deployed_at = Some(then);
+        if status == RecordStatus::Destroyed {
+            r.closed_at = Some(then);
+        } else {
+            r.files = vec!["app/x.json".into()];
+        }
+        r
+    }
+
+    #[test]
+    fn the_sweep_table() {
+        let prefix = StagePrefix::default();
+        let protected: BTreeSet<Stage> = [stage("prod")].into();
+        let named = BTreeSet::new();
+        let policy = Policy {
+            prefix: &prefix,
+            protected: &protected,
+            named: &named,
+            ttl: parse_ttl("14d"),
+            tombstone_retention: Duration::from_secs(30 * 86_400),
+            now: Timestamp::from_unix(1_800_000_000),
+        };
+        let open: BTreeSet<PrNumber> = [1, 5, 6].into_iter().filter_map(PrNumber::new).collect();
+        let records = vec![
+            (
+                stage("pr-1"),
+                Ok(Some(record("pr-1", RecordStatus::Deployed, 1))),
+            ),
+            (
+                stage("pr-2"),
+                Ok(Some(record("pr-2", RecordStatus::Deployed, 1))),
+            ),
+            (
+                stage("pr-3"),
+                Ok(Some(record("pr-3", RecordStatus::Destroyed, 2))),
+            ),
+            (
+                stage("pr-4"),
+                Ok(Some(record("pr-4", RecordStatus::Destroyed, 40))),
+            ),
+            (
+                stage("pr-5"),
+                Ok(Some(record("pr-5", RecordStatus::DestroyFailed, 1))),
+            ),
+            (
+                stage("pr-6"),
+                Ok(Some(record("pr-6", RecordStatus::Deployed, 20))),
+            ),
+            (stage("pr-7"), Err("bad json".to_owned())),
+            (
+                stage("prod"),
+                Ok(Some(record("prod", RecordStatus::Deployed, 90))),
+            ),
+            (
+                stage("staging2"),
+                Ok(Some(record("staging2", RecordStatus::Deployed, 90))),
+            ),
+        ];
+        let got: Vec<(String, Verdict)> = select(&records, &open, &policy)
+            .into_iter()
+            .map(|c| (c.stage.to_string(), c.verdict))
+            .collect();
+        let want = [
+            ("pr-1", Verdict::Keep),
+            ("pr-2", Verdict::Destroy),
+            ("pr-3", Verdict::Keep),
+            ("pr-4", Verdict::Forget),
+            ("pr-5", Verdict::Destroy),
+            ("pr-6", Verdict::Destroy),
+            ("pr-7", Verdict::Keep),
+            ("prod", Verdict::Keep),
+            ("staging2", Verdict::Keep),
+        ];
+        let want: Vec<(String, Verdict)> =
+            want.iter().map(|(s, v)| ((*s).to_owned(), *v)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn ttl_forms() {
+        assert_eq!(parse_ttl("14d"), Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_ttl("36h"), Some(Duration::from_secs(36 * 3_600)));
+        for bad in ["", "d", "0d", "14", "14w", "-1d", "1.5d"] {
+            assert_eq!(parse_ttl(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `alchemy-ci cleanup` and the `schedule` event: find every preview stage
+//! that should no longer exist and destroy it the way a close event would.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::session::{say, Session};
+use crate::cleanup::{self, Candidate, Policy, Verdict};
+use crate::cli::CliError;
+use crate::execute::{Outcome, Report};
+use crate::plan::{self, Plan};
+use crate::record::{Record, RecordStatus};
+use crate::stage::{PrNumber, Stage};
+use crate::time::Timestamp;
+
+#[derive(Debug, Default, Clone)]
+pub struct SweepOptions {
+    /// List what would happen; change nothing.
+    pub dry_run: bool,
+    /// Print the stages to destroy as a GitHub Actions matrix and stop.
+    pub matrix: bool,
+    /// Non-PR stages the user names for sweeping.
+    pub include: BTreeSet<Stage>,
+}
+
+struct Outcomes {
+    destroyed: Vec<Stage>,
+    failed: Vec<(Stage, String)>,
+    forgotten: Vec<Stage>,
+}
+
+/// `alchemy-ci cleanup`, run by hand or from a workflow.
+pub fn command(args: &crate::cli::CleanupArgs, env: &super::Env) -> Result<u8, CliError> {
+    let mut config = super::load_config(&args.config, env)?;
+    let include = args
+        .include
+        .iter()
+        .map(|s| {
+            Stage::parse(s, &config.stage_prefix)
+                .map_err(|e| CliError::Usage(format!("--include: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    config.command = crate::config::Command::Cleanup;
+    let event = super::manual_event("cleanup", env);
+    let session = Session::open(config, env, &event)?;
+    let plan = plan::decide(&event, &session.config, &session.facts())?;
+    let opts = SweepOptions {
+        dry_run: args.dry_run,
+        matrix: args.matrix,
+        include,
+    };
+    sweep(&session, &plan, &opts)
+}
+
+pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, CliError> {
+    let forge = session.forge().ok_or_else(|| {
+        CliError::Usage(
+            "cleanup needs a GitHub token (github-token) to list the open pull requests".into(),
+        )
+    })?;
+    let records: Vec<(Stage, Result<Option<Record>, String>)> = session
+        .store
+        .records()?
+        .into_iter()
+        .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
+        .collect();
+    // One listing of open PRs for the whole sweep, however many stages.
+    let open: BTreeSet<PrNumber> = forge
+        .open_pulls()
+        .map_err(|e| CliError::Failed(e.to_string()))?
+        .into_iter()
+        .collect();
+    let config = &session.config;
+    let policy = Policy {
+        prefix: &config.stage_prefix,
+        protected: &config.protected_stages,
+        named: &opts.include,
+        ttl: config.ttl,
+        tombstone_retention: config.tombstone_retention,
+        now: Timestamp::now(),
+    };
+    let candidates = cleanup::select(&records, &open, &policy);
+    let to_destroy: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.verdict == Verdict::Destroy)
+        .collect();
+
+    if opts.matrix {
+        let include: Vec<_> = to_destroy
+            .iter()
+            .map(|c| json!({ "stage": c.stage }))
+            .collect();
+        let matrix = json!({ "include": include }).to_string();
+        if let Err(e) = session.actions.set_outputs(&[("matrix", matrix.clone())]) {
+            tracing::warn!("could not write the matrix output: {e}");
+        }
+        say(&format!("{matrix}\n"));
+        return Ok(0);
+    }
+
+    say(&candidates_table(&candidates, records.len(), open.len()));
+    if opts.dry_run {
+        say("Dry run: nothing was destroyed, written or posted.\n");
+        return Ok(0);
+    }
+
+    let mut outcomes = Outcomes {
+        destroyed: Vec::new(),
+        failed: Vec::new(),
+        forgotten: Vec::new(),
+    };
+    for c in candidates.iter().filter(|c| c.verdict == Verdict::Forget) {
+        match forget(session, &c.stage) {
+            Ok(true) => outcomes.forgotten.push(c.stage.clone()),
+            Ok(false) => {}
+            Err(e) => outcomes.failed.push((c.stage.clone(), e)),
+        }
+    }
+    for (stage, report) in destroy_all(session, plan, &to_destroy) {
+        match report {
+            Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
+            Ok(r) => outcomes.failed.push((stage, r.message)),
+            Err(e) => outcomes.failed.push((stage, e.to_string())),
+        }
+    }
+
+    let summary = results_markdown(&candidates, &outcomes);
+    say(&format!("\n{summary}"));
+    if let Err(e) = session.actions.summary(&summary) {
+        tracing::warn!("could not write the job summary: {e}");
+    }
+    if outcomes.failed.is_empty() {
+        Ok(0)
+    } else {
+        let msg = format!(
+            "the sweep could not remove {} stage(s)",
+            outcomes.failed.len()
+        );
+        session.actions.error(&msg);
+        crate::cli::print_error(&msg);
+        Ok(1)
+    }
+}
+
+/// Removes an expired tombstone, if it is still one when looked at under
+/// compare-and-swap: a stage redeployed meanwhile is left alone.
+fn forget(session: &Session, stage: &Stage) -> Result<bool, String> {
+    let loaded = session.store.load(stage).map_err(|e| e.to_string())?;
+    let still_tombstone = loaded.snapshot.files.is_empty()
+        && loaded
+            .snapshot
+            .record
+            .as_ref()
+            .is_some_and(|r| r.status == RecordStatus::Destroyed && r.lock.is_none());
+    if !still_tombstone {
+        return Ok(false);
+    }
+    session
+        .store
+        .remove(stage, &loaded.version)
+        .map(|()| true)
+        .map_err(|e| e.to_string())
+}
+
+/// Destroys each stage through the same path as a close event, at most
+/// `max-parallel` at once. Each extra worker runs in its own shadow of the
+/// app folder, because a run owns the app's `.alchemy/` while it runs.
+fn destroy_all(
+    session: &Session,
+    sweep: &Plan,
+    stages: &[&Candidate],
+) -> Vec<(Stage, Result<Report, CliError>)> {
+    let queue: Mutex<VecDeque<&Candidate>> = Mutex::new(stages.iter().copied().collect());
+    let results = Mutex::new(Vec::new());
+    let workers = session.config.max_parallel.min(stages.len()).max(1);
+    let facts = session.facts();
+    std::thread::scope(|scope| {
+        for worker in 0..workers {
+            let (queue, results, facts) = (&queue, &results, &facts);
+            scope.spawn(move || {
+                let shadow = if worker == 0 {
+                    None
+                } else {
+                    match shadow_app(&session.app_dir) {
+                        Ok(d) => Some(d),
+                        Err(e) => {
+                            tracing::warn!(
+                                "worker {worker}: cannot make a copy of the app folder: {e}"
+                            );
+                            return;
+                        }
+                    }
+                };
+                let dir: PathBuf = shadow
+                    .as_ref()
+                    .map_or_else(|| session.app_dir.clone(), |d| d.path().to_path_buf());
+                loop {
+                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+                    let Some(c) = next else { break };
+                    if session.cancel.received().is_some() {
+                        break;
+                    }
+                    let plan = plan::sweep_destroy(
+                        sweep,
+                        &session.config,
+                        facts,
+                        &c.stage,
+                        c.pr,
+                        format!("the sweep found that {}", c.reason),
+                    );
+                    say(&format!(
+                        "\n→ DESTROY stage {} because {}\n",
+                        c.stage, c.reason
+                    ));
+                    let report = session.execute(&plan, dir.clone());
+                    if let Ok(mut r) = results.lock() {
+                        r.push((c.stage.clone(), report));
+                    }
+                }
+            });
+        }
+    });
+    let mut out = results.into_inner().unwrap_or_default();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    // A cancelled sweep reports what it did not get to.
+    if let Ok(rest) = queue.into_inner() {
+        for c in rest {
+            out.push((
+                c.stage.clone(),
+                Err(CliError::Failed(
+                    "not attempted: the sweep was cancelled".into(),
+                )),
+            ));
+        }
+    }
+    out
+}
+
+/// A folder that looks like the app (every entry linked) but has its own
+/// `.alchemy/`.
+fn shadow_app(app: &Path) -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("alchemy-ci-worker-")
+        .tempdir()?;
+    for entry in std::fs::read_dir(app)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let skip = name
+            .to_str()
+            .is_some_and(|n| n == ".alchemy" || n.starts_with(".alchemy.set-aside"));
+        if !skip {
+            std::os::unix::fs::symlink(entry.path(), dir.path().join(&name))?;
+        }
+    }
+    Ok(dir)
+}
+
+fn candidates_table(candidates: &[Candidate], stages: usize, open: usize) -> String {
+    let mut out = format!("Sweep of {stages} stage(s); {open} pull request(s) are open\n");
+    for c in candidates {
+        let verdict = match c.verdict {
+            Verdict::Destroy => "destroy",
+            Verdict::Forget => "forget",
+            Verdict::Keep => "keep",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<24} {verdict:<8} {}",
+            c.stage.as_str(),
+            crate::render::term(&c.reason)
+        );
+    }
+    out
+}
+
+fn results_markdown(candidates: &[Candidate], o: &Outcomes) -> String {
+    let mut out =
+        String::from("### alchemy-ci sweep\n\n| Stage | Found | Result |\n|---|---|---|\n");
+    for c in candidates {
+        let result = if o.destroyed.contains(&c.stage) {
+            "✅ destroyed".to_owned()
+        } else if o.forgotten.contains(&c.stage) {
+            "🗑️ tombstone removed".to_owned()
+        } else if let Some((_, why)) = o.failed.iter().find(|(s, _)| *s == c.stage) {
+            format!("❌ failed: {}", crate::github::markdown::text(why))
+        } else {
+            "kept".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {result} |",
+            c.stage,
+            crate::github::markdown::text(&c.reason)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} found · {} destroyed · {} failed · {} kept\n",
+        candidates.len(),
+        o.destroyed.len(),
+        o.failed.len(),
+        candidates.len() - o.destroyed.len() - o.failed.len() - o.forgotten.len()
+    );
+    out
+}

@@ -1,0 +1,208 @@
+//! What every command that touches the world shares: the resolved
+//! configuration, the Actions runtime, signal handling, the state store,
+//! GitHub, and how one stage's plan is executed.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::{run_context, var, Env};
+use crate::actions::Actions;
+use crate::alchemy::{self, Detected};
+use crate::cancel::Cancel;
+use crate::cli::CliError;
+use crate::config::{Config, StateStoreSpec};
+use crate::event::Event;
+use crate::execute::{self, Report, Runtime};
+use crate::github::client::{Client, RetryPolicy};
+use crate::github::forge::{Forge, GitHub};
+use crate::plan::{Facts, Plan, RecordFacts, RunContext, StepKind};
+use crate::record::RecordStatus;
+use crate::state::dir::DirStore;
+use crate::state::lease::{Holder, LeaseOptions};
+use crate::state::{Snapshot, StateStore};
+
+/// Between SIGTERM and SIGKILL when Alchemy is stopped.
+pub const GRACE: Duration = Duration::from_secs(10);
+
+pub struct Session {
+    pub config: Config,
+    pub env: Env,
+    pub actions: Actions,
+    pub cancel: Cancel,
+    pub app_dir: PathBuf,
+    pub store: Box<dyn StateStore>,
+    pub forge: Option<GitHub>,
+    pub run: RunContext,
+    pub alchemy: Detected,
+}
+
+impl Session {
+    /// Sets up everything a run needs, checking the configuration first.
+    /// Secrets are masked before anything is printed.
+    pub fn open(config: Config, env: &Env, event: &Event) -> Result<Self, CliError> {
+        // Caught from here on: a cancelled job must still save its state.
+        let cancel = Cancel::install()
+            .map_err(|e| CliError::Failed(format!("cannot watch for signals: {e}")))?;
+        let actions = Actions::from_env(env);
+        if let Some(t) = &config.github_token {
+            actions.mask(t.expose_secret());
+        }
+        for name in &config.mask_env {
+            if let Some(v) = var(env, name) {
+                actions.mask(&v);
+            }
+        }
+        let app_dir = app_dir(&config)?;
+        let store = open_store(&config)?;
+        let run = run_context(env, event);
+        let forge = open_forge(&config, env, &run.repository)?;
+        let alchemy = alchemy::detect(&config.alchemy_command, &app_dir);
+        Ok(Self {
+            config,
+            env: env.clone(),
+            actions,
+            cancel,
+            app_dir,
+            store,
+            forge,
+            run,
+            alchemy,
+        })
+    }
+
+    pub fn facts(&self) -> Facts {
+        Facts {
+            alchemy: self.alchemy.clone(),
+            can_post: self.forge.is_some(),
+            live_pr: None,
+            record: None,
+            run: self.run.clone(),
+        }
+    }
+
+    pub fn forge(&self) -> Option<&dyn Forge> {
+        self.forge.as_ref().map(|f| f as &dyn Forge)
+    }
+
+    /// Executes a deploy or destroy plan in `app_dir`.
+    pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CliError> {
+        preflight(plan, &app_dir)?;
+        let run_url = self.run.run_url();
+        let holder = Holder::for_this_process(
+            var(&self.env, "GITHUB_RUN_ID").as_deref(),
+            var(&self.env, "GITHUB_RUN_ATTEMPT").as_deref(),
+            run_url.clone(),
+        );
+        let rt = Runtime {
+            store: self.store.as_ref(),
+            holder,
+            lease: LeaseOptions {
+                // The lease must outlive the longest run it protects.
+                ttl: self.config.timeout + GRACE + Duration::from_secs(10 * 60),
+                ..LeaseOptions::default()
+            },
+            app_dir,
+            flavor: self.alchemy.flavor.clone(),
+            timeout: self.config.timeout,
+            grace: GRACE,
+            cancel: &self.cancel,
+            actions: &self.actions,
+            outputs_file: self.config.outputs_file.clone(),
+            run_url,
+            repo_url: self.run.repo_url(),
+            forge: self.forge(),
+        };
+        Ok(execute::execute(plan, &rt))
+    }
+}
+
+/// The GitHub client, when there is a token. Without one, runs still work
+/// and the plan says once that nothing will be posted.
+fn open_forge(
+    config: &Config,
+    env: &Env,
+    repository: &Option<String>,
+) -> Result<Option<GitHub>, CliError> {
+    let Some(token) = &config.github_token else {
+        return Ok(None);
+    };
+    let Some(repo) = repository else {
+        tracing::warn!(
+            "no GITHUB_REPOSITORY and no repository in the event: nothing will be posted"
+        );
+        return Ok(None);
+    };
+    let api = var(env, "GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    let client = Client::new(&api, token.clone(), RetryPolicy::default())
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    GitHub::new(client, repo)
+        .map(Some)
+        .map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// The app's folder, which must exist: a typo here would otherwise show up
+/// as a confusing Alchemy error after the stage was locked.
+fn app_dir(config: &Config) -> Result<PathBuf, CliError> {
+    let wd = &config.working_directory;
+    let abs = std::path::absolute(wd)
+        .map_err(|e| CliError::Usage(format!("working-directory {}: {e}", wd.display())))?;
+    if !abs.is_dir() {
+        return Err(CliError::Usage(format!(
+            "working-directory {} is not a folder",
+            wd.display()
+        )));
+    }
+    Ok(abs)
+}
+
+fn open_store(config: &Config) -> Result<Box<dyn StateStore>, CliError> {
+    match &config.state_store {
+        StateStoreSpec::Dir(p) => Ok(Box::new(DirStore::new(p))),
+        StateStoreSpec::Git => Err(CliError::Usage(
+            "state-store git is not available in this version; use state-store dir:<path>".into(),
+        )),
+    }
+}
+
+/// What the store says about a stage, as the decision needs it.
+pub fn record_facts(s: &Snapshot) -> RecordFacts {
+    match &s.record {
+        None if s.files.is_empty() => RecordFacts::Missing,
+        // State with no record: treat it as live, so a destroy still runs.
+        None => RecordFacts::Present {
+            status: RecordStatus::Failed,
+            tombstone: false,
+        },
+        Some(r) => RecordFacts::Present {
+            status: r.status,
+            tombstone: r.status == RecordStatus::Destroyed && r.closed_at.is_some(),
+        },
+    }
+}
+
+/// Checks what can be checked before the stage is locked: the program exists.
+fn preflight(plan: &Plan, app_dir: &std::path::Path) -> Result<(), CliError> {
+    for step in &plan.steps {
+        if let StepKind::RunAlchemy { argv, env, .. } = &step.kind {
+            let inv = alchemy::process::Invocation {
+                argv: argv.clone(),
+                cwd: app_dir.to_path_buf(),
+                env: env.clone(),
+                timeout: GRACE,
+                grace: GRACE,
+                actions_group: None,
+            };
+            alchemy::process::resolve_program(&inv).map_err(|e| CliError::Failed(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn say(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(s.as_bytes());
+    let _ = o.flush();
+}

@@ -1,0 +1,86 @@
+//! `alchemy-ci state list|show|rm`: inspecting and repairing the store by
+//! hand.
+
+use std::fmt::Write as _;
+
+use super::session::{say, Session};
+use super::status;
+use crate::cli::{CliError, StateArgs, StateCmd};
+use crate::stage::Stage;
+
+pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CliError> {
+    let config = super::load_config(&args.config, env)?;
+    let stage_of =
+        |s: &str| Stage::parse(s, &config.stage_prefix).map_err(|e| CliError::Usage(e.to_string()));
+    let target = match &args.command {
+        StateCmd::List => None,
+        StateCmd::Show { stage } | StateCmd::Rm { stage, .. } => Some(stage_of(stage)?),
+    };
+    let event = super::manual_event("state", env);
+    let session = Session::open(config, env, &event)?;
+    match (&args.command, target) {
+        (StateCmd::Show { .. }, Some(stage)) => show(&session, &stage),
+        (StateCmd::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
+        _ => status::show(&session, false),
+    }
+}
+
+fn show(session: &Session, stage: &Stage) -> Result<u8, CliError> {
+    let loaded = session.store.load(stage)?;
+    if loaded.snapshot.is_empty() {
+        return Err(CliError::Usage(format!(
+            "stage {stage} is not in {}",
+            session.store.describe()
+        )));
+    }
+    let mut out = String::new();
+    match &loaded.snapshot.record {
+        Some(r) => {
+            let _ = writeln!(out, "{}", String::from_utf8_lossy(&r.to_json()).trim_end());
+        }
+        None => out.push_str("(no record)\n"),
+    }
+    let _ = writeln!(out, "\n{} state file(s):", loaded.snapshot.files.len());
+    for (path, bytes) in &loaded.snapshot.files {
+        let _ = writeln!(out, "  {path} ({} bytes)", bytes.len());
+    }
+    say(&out);
+    Ok(0)
+}
+
+/// Removing a stage whose state still lists resources would orphan them:
+/// refused unless forced.
+fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
+    let loaded = session.store.load(stage)?;
+    if loaded.snapshot.is_empty() {
+        return Err(CliError::Usage(format!(
+            "stage {stage} is not in {}",
+            session.store.describe()
+        )));
+    }
+    if !loaded.snapshot.files.is_empty() && !force {
+        return Err(CliError::Usage(format!(
+            "stage {stage} still records {} state file(s) of live resources; destroy it first, or pass --force to forget them (the resources stay and are no longer tracked)",
+            loaded.snapshot.files.len()
+        )));
+    }
+    if let Some(lock) = loaded
+        .snapshot
+        .record
+        .as_ref()
+        .and_then(|r| r.lock.as_ref())
+    {
+        if !force {
+            return Err(CliError::Usage(format!(
+                "stage {stage} is locked by {} until {}; pass --force to remove it anyway",
+                lock.holder, lock.expires_at
+            )));
+        }
+    }
+    session.store.remove(stage, &loaded.version)?;
+    say(&format!(
+        "removed stage {stage} from {}\n",
+        session.store.describe()
+    ));
+    Ok(0)
+}

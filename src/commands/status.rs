@@ -1,0 +1,107 @@
+//! `alchemy-ci status`: every stage in the store, from its record.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::session::{say, Session};
+use crate::cli::CliError;
+use crate::render::term;
+use crate::time::Timestamp;
+
+/// `alchemy-ci status`.
+pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, CliError> {
+    let config = super::load_config(&args.config, env)?;
+    let event = super::manual_event("status", env);
+    let session = Session::open(config, env, &event)?;
+    show(&session, args.json)
+}
+
+pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
+    let records = session.store.records()?;
+    let now = Timestamp::now();
+    if as_json {
+        let rows: Vec<_> = records
+            .iter()
+            .map(|(stage, r)| match r {
+                Ok(Some(r)) => json!({
+                    "stage": stage,
+                    "pr": r.pr,
+                    "status": r.status,
+                    "head_sha": r.head_sha,
+                    "updated_at": r.updated_at,
+                    "age_seconds": now.since(r.updated_at).as_secs(),
+                    "urls": r.urls,
+                    "locked_by": r.lock.as_ref().map(|l| &l.holder),
+                    "error": r.error,
+                }),
+                Ok(None) => {
+                    json!({ "stage": stage, "status": null, "error": "state without a record" })
+                }
+                Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
+            })
+            .collect();
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        ));
+        return Ok(0);
+    }
+    let mut out = format!(
+        "{} stage(s) in {}\n",
+        records.len(),
+        session.store.describe()
+    );
+    let _ = writeln!(
+        out,
+        "  {:<24} {:<7} {:<15} {:<8} {:<9} URL",
+        "STAGE", "PR", "STATUS", "COMMIT", "UPDATED"
+    );
+    for (stage, r) in &records {
+        match r {
+            Ok(Some(r)) => {
+                let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
+                let sha = r
+                    .head_sha
+                    .as_ref()
+                    .map(|s| s.short().to_owned())
+                    .unwrap_or_default();
+                let url = r.urls.first().map(|u| term(&u.url)).unwrap_or_default();
+                let locked = r
+                    .lock
+                    .as_ref()
+                    .map(|l| format!("  (locked by {})", term(&l.holder)))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}",
+                    stage.as_str(),
+                    r.status.as_str(),
+                    age(now.since(r.updated_at).as_secs())
+                );
+            }
+            Ok(None) => {
+                let _ = writeln!(out, "  {:<24} state without a record", stage.as_str());
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "  {:<24} unreadable: {}",
+                    stage.as_str(),
+                    term(&e.to_string())
+                );
+            }
+        }
+    }
+    say(&out);
+    Ok(0)
+}
+
+fn age(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s ago"),
+        s if s < 7_200 => format!("{}m ago", s / 60),
+        s if s < 172_800 => format!("{}h ago", s / 3_600),
+        s => format!("{}d ago", s / 86_400),
+    }
+}
