@@ -394,15 +394,21 @@ fn sigterm_during_a_deploy_saves_the_state_and_exits_non_zero() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    // Wait until Alchemy has made the first resources and sits in the slow one.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !app.store_path().join("stages/pr-9").exists()
-        || !app.app_path().join("out/pr-9/index.html").exists()
+    // Wait until Alchemy sits in the slow resource: its state file appears
+    // in the run's working .alchemy/ when its creation starts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !app
+        .app_path()
+        .join(".alchemy/e2e-app/pr-9/slow.json")
+        .exists()
     {
-        assert!(Instant::now() < deadline, "the deploy never started");
+        assert!(
+            Instant::now() < deadline,
+            "the deploy never reached the slow resource"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::thread::sleep(Duration::from_millis(1_500));
+    std::thread::sleep(Duration::from_millis(300));
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
     let out = child.wait_with_output().expect("wait");
