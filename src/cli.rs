@@ -39,6 +39,21 @@ pub enum Cmd {
     Status(StatusArgs),
     /// Inspect and repair the state store by hand.
     State(StateArgs),
+    /// Deploy a stage by hand (stage: --stage, $STAGE, dev_$USER).
+    Deploy(LocalArgs),
+    /// Destroy a stage by hand, verified like any destroy.
+    Destroy(LocalArgs),
+    /// Run a stage in Alchemy's read phase and refresh its URLs; changes nothing.
+    Read(LocalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// Print the result as JSON on stdout (everything else goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +231,9 @@ pub struct ConfigArgs {
     /// Days a closed PR's tombstone is kept [default: 30].
     #[arg(long, value_name = "DAYS")]
     pub tombstone_days: Option<String>,
+    /// The Alchemy profile (credentials), independent of the stage [default: none].
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -223,7 +241,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 22] = [
+        let pairs: [(&'static str, &Option<String>); 23] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -245,6 +263,7 @@ impl ConfigArgs {
             ("ttl", &self.ttl),
             ("max-parallel", &self.max_parallel),
             ("tombstone-days", &self.tombstone_days),
+            ("profile", &self.profile),
             ("config", &self.config),
         ];
         FlagValues(
@@ -296,6 +315,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Cmd::Cleanup(args) => commands::cleanup::command(&args, &env),
         Cmd::Status(args) => commands::status::command(&args, &env),
         Cmd::State(args) => commands::state::command(&args, &env),
+        Cmd::Deploy(args) => commands::local::command(config::Command::Deploy, &args, &env),
+        Cmd::Destroy(args) => commands::local::command(config::Command::Destroy, &args, &env),
+        Cmd::Read(args) => commands::local::command(config::Command::Read, &args, &env),
     };
     match result {
         Ok(code) => ExitCode::from(code),

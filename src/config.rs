@@ -39,8 +39,12 @@ pub const INPUTS: &[&str] = &[
     "ttl",
     "max-parallel",
     "tombstone-days",
+    "profile",
     "config",
 ];
+
+/// Keys only the config file has: maps keyed by stage patterns.
+pub const FILE_ONLY: &[&str] = &["profiles", "env"];
 
 /// Inputs that make no sense inside the config file itself: where the file
 /// is, and a secret that must never be committed.
@@ -152,6 +156,12 @@ pub struct Config {
     pub max_parallel: usize,
     /// How long a closed PR's tombstone is kept.
     pub tombstone_retention: std::time::Duration,
+    /// The Alchemy profile for every stage, when set.
+    pub profile: Option<String>,
+    /// Per-stage profiles from the config file, in file order.
+    pub profiles: Vec<(String, String)>,
+    /// Per-stage environment from the config file, in file order.
+    pub stage_env: Vec<StageEnv>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -163,6 +173,8 @@ pub enum Command {
     Auto,
     Deploy,
     Destroy,
+    /// Alchemy's read phase: refresh a stage's URLs, change nothing.
+    Read,
     Cleanup,
     Status,
 }
@@ -173,6 +185,7 @@ impl Command {
             "auto" => Self::Auto,
             "deploy" => Self::Deploy,
             "destroy" => Self::Destroy,
+            "read" => Self::Read,
             "cleanup" => Self::Cleanup,
             "status" => Self::Status,
             _ => return None,
@@ -186,6 +199,7 @@ impl fmt::Display for Command {
             Self::Auto => "auto",
             Self::Deploy => "deploy",
             Self::Destroy => "destroy",
+            Self::Read => "read",
             Self::Cleanup => "cleanup",
             Self::Status => "status",
         })
@@ -281,7 +295,9 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
             Command::parse(&t).ok_or_else(|| {
                 s.err(
                     "command",
-                    format!("expected one of auto, deploy, destroy, cleanup, status; got {t:?}"),
+                    format!(
+                        "expected one of auto, deploy, destroy, read, cleanup, status; got {t:?}"
+                    ),
                 )
             })?
         }
@@ -398,9 +414,40 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         None => std::time::Duration::from_secs(30 * 86_400),
     };
 
+    let profile_of = |s: &Sourced, key: &str, v: String| {
+        let ok = v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if ok {
+            Ok(v)
+        } else {
+            Err(s.err(
+                key,
+                format!("{v:?} is not a profile name (letters, digits, '.', '_', '-')"),
+            ))
+        }
+    };
+    let profile = get("profile")
+        .map(|s| text(s, "profile").and_then(|v| profile_of(s, "profile", v)))
+        .transpose()?;
+    let profiles = match get("profiles") {
+        Some(s) => string_map_ordered(s, "profiles")?
+            .into_iter()
+            .map(|(pattern, p)| Ok((pattern, profile_of(s, "profiles", p)?)))
+            .collect::<Result<_, ConfigError>>()?,
+        None => Vec::new(),
+    };
+    let stage_env = match get("env") {
+        Some(s) => stage_env(s)?,
+        None => Vec::new(),
+    };
+
     Ok(Config {
         command,
         timeout,
+        profile,
+        profiles,
+        stage_env,
         ttl,
         max_parallel,
         tombstone_retention,
@@ -515,6 +562,7 @@ fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Valu
         .iter()
         .copied()
         .filter(|k| !NOT_IN_FILE.contains(k))
+        .chain(FILE_ONLY.iter().copied())
         .collect();
     let mut out = Vec::new();
     for (k, v) in map {
@@ -580,6 +628,187 @@ fn string_list(s: &Sourced, key: &str) -> Result<Vec<String>, ConfigError> {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
             .collect()),
+    }
+}
+
+/// A variable for Alchemy: a literal, or a value taken from alchemy-ci's own
+/// environment at run time (so secrets never sit in the file or the plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    Plain(String),
+    FromEnv { from: String, secret: bool },
+}
+
+/// Turns a plan's variables into values, taking `from` variables out of
+/// `lookup` (alchemy-ci's own environment). A missing one is an error that
+/// names it.
+pub fn resolve_env(
+    env: &BTreeMap<String, EnvValue>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, String> {
+    env.iter()
+        .map(|(k, v)| match v {
+            EnvValue::Plain(p) => Ok((k.clone(), p.clone())),
+            EnvValue::FromEnv { from, .. } => {
+                lookup(from).map(|val| (k.clone(), val)).ok_or_else(|| {
+                    format!("{k} is to come from the environment variable {from}, which is not set")
+                })
+            }
+        })
+        .collect()
+}
+
+/// One `env:` entry: a stage pattern and its variables.
+pub type StageEnv = (String, BTreeMap<String, EnvValue>);
+
+/// Variables alchemy-ci sets itself; a config file may not override them.
+pub const RESERVED_ENV: &[&str] = &[
+    "STAGE",
+    "ALCHEMY_STAGE",
+    "PULL_REQUEST",
+    "ALCHEMY_CI_STATE_STORE_CHECK",
+    "PATH",
+];
+
+fn env_name_ok(k: &str) -> bool {
+    k.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `env:` — stage pattern → { NAME: value | {from: VAR, secret: bool} }.
+fn stage_env(s: &Sourced) -> Result<Vec<StageEnv>, ConfigError> {
+    let Raw::Yaml(serde_norway::Value::Mapping(patterns)) = &s.raw else {
+        return Err(s.err("env", "expected a mapping of stage patterns to variables"));
+    };
+    let mut out = Vec::new();
+    for (pattern, vars) in patterns {
+        let pattern =
+            yaml_scalar(pattern).ok_or_else(|| s.err("env", "stage patterns must be strings"))?;
+        let serde_norway::Value::Mapping(vars) = vars else {
+            return Err(s.err(
+                "env",
+                format!("{pattern}: expected a mapping of variable names to values"),
+            ));
+        };
+        let mut map = BTreeMap::new();
+        for (k, v) in vars {
+            let name = yaml_scalar(k).unwrap_or_default();
+            if !env_name_ok(&name) {
+                return Err(s.err("env", format!("{pattern}: {name:?} is not a variable name")));
+            }
+            if RESERVED_ENV.contains(&name.as_str()) {
+                return Err(s.err(
+                    "env",
+                    format!("{pattern}: {name} is set by alchemy-ci itself"),
+                ));
+            }
+            let value = match v {
+                serde_norway::Value::Mapping(m) => {
+                    let get = |k: &str| m.get(serde_norway::Value::String(k.to_owned()));
+                    let from = get("from").and_then(yaml_scalar).filter(|f| env_name_ok(f)).ok_or_else(|| {
+                        s.err("env", format!("{pattern}: {name}: expected {{from: VARIABLE, secret: true|false}}"))
+                    })?;
+                    let secret = match get("secret") {
+                        None => false,
+                        Some(serde_norway::Value::Bool(b)) => *b,
+                        Some(_) => {
+                            return Err(s.err(
+                                "env",
+                                format!("{pattern}: {name}: secret must be true or false"),
+                            ))
+                        }
+                    };
+                    if m.len() > usize::from(get("secret").is_some()) + 1 {
+                        return Err(s.err(
+                            "env",
+                            format!("{pattern}: {name}: only `from` and `secret` are allowed"),
+                        ));
+                    }
+                    EnvValue::FromEnv { from, secret }
+                }
+                other => EnvValue::Plain(yaml_scalar(other).ok_or_else(|| {
+                    s.err("env", format!("{pattern}: {name}: expected a single value"))
+                })?),
+            };
+            map.insert(name, value);
+        }
+        out.push((pattern, map));
+    }
+    Ok(out)
+}
+
+fn yaml_scalar(v: &serde_norway::Value) -> Option<String> {
+    match v {
+        serde_norway::Value::String(t) => Some(t.clone()),
+        serde_norway::Value::Number(n) => Some(n.to_string()),
+        serde_norway::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A mapping with its order kept (the first matching pattern wins).
+fn string_map_ordered(s: &Sourced, key: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let Raw::Yaml(serde_norway::Value::Mapping(m)) = &s.raw else {
+        return Err(s.err(key, "expected a mapping of stage patterns to values"));
+    };
+    m.iter()
+        .map(|(k, v)| match (yaml_scalar(k), yaml_scalar(v)) {
+            (Some(k), Some(v)) => Ok((k, v)),
+            _ => Err(s.err(key, "expected stage pattern: value pairs")),
+        })
+        .collect()
+}
+
+/// Whether a stage matches a pattern where `*` stands for any run of
+/// characters.
+pub fn stage_matches(pattern: &str, stage: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == stage;
+    };
+    let Some(mut rest) = stage.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+impl Config {
+    /// The profile for a stage: the `profile` input, else the first
+    /// matching `profiles` entry (exact names before patterns).
+    pub fn profile_for(&self, stage: &str) -> Option<&str> {
+        if let Some(p) = &self.profile {
+            return Some(p);
+        }
+        self.profiles
+            .iter()
+            .find(|(pat, _)| pat == stage)
+            .or_else(|| {
+                self.profiles
+                    .iter()
+                    .find(|(pat, _)| stage_matches(pat, stage))
+            })
+            .map(|(_, p)| p.as_str())
+    }
+
+    /// The extra environment for a stage: every matching `env` entry, in
+    /// file order, later entries overriding earlier ones.
+    pub fn env_for(&self, stage: &str) -> BTreeMap<String, EnvValue> {
+        let mut out = BTreeMap::new();
+        for (pat, vars) in &self.stage_env {
+            if stage_matches(pat, stage) {
+                out.extend(vars.clone());
+            }
+        }
+        out
     }
 }
 

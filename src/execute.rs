@@ -46,6 +46,8 @@ pub struct Runtime<'a> {
     pub repo_url: Option<String>,
     /// GitHub, when a token is at hand.
     pub forge: Option<&'a dyn Forge>,
+    /// Send Alchemy's stdout to stderr (when stdout carries JSON).
+    pub stdout_to_stderr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,7 +107,7 @@ pub fn execute(plan: &Plan, rt: &Runtime<'_>) -> Report {
     let Some(stage) = plan
         .stage
         .clone()
-        .filter(|_| matches!(plan.action, Action::Deploy | Action::Destroy))
+        .filter(|_| matches!(plan.action, Action::Deploy | Action::Destroy | Action::Read))
     else {
         return Report::skipped(plan);
     };
@@ -238,12 +240,14 @@ impl StageRun<'_> {
             StepKind::RunAlchemy {
                 phase, argv, env, ..
             } => {
+                let env = crate::config::resolve_env(env, &|k| std::env::var(k).ok())?;
                 let inv = Invocation {
                     argv: argv.clone(),
                     cwd: self.rt.app_dir.clone(),
-                    env: env.clone(),
+                    env,
                     timeout: self.rt.timeout,
                     grace: self.rt.grace,
+                    stdout_to_stderr: self.rt.stdout_to_stderr,
                     actions_group: self
                         .rt
                         .actions
@@ -287,6 +291,15 @@ impl StageRun<'_> {
                 self.urls = urls::collect(&files, outputs.as_deref());
                 Ok(())
             }
+            StepKind::RefreshRecord { .. } => {
+                let urls = self.urls.clone();
+                let held = self.held.as_mut().ok_or("no lock held")?;
+                if let Some(r) = held.snapshot.record.as_mut() {
+                    r.urls = urls;
+                    r.updated_at = Timestamp::now();
+                }
+                Ok(())
+            }
             StepKind::WriteRecord {
                 on_success,
                 on_failure,
@@ -323,11 +336,14 @@ impl StageRun<'_> {
                 Ok(())
             }
             StepKind::ReleaseLock { .. } => {
+                // Before the lease is taken out of `self`: without a run's own
+                // files, the final files are the ones the lease read.
+                let files = self.final_files();
                 let Some(held) = self.held.take() else {
                     return Ok(());
                 };
                 let snapshot = Snapshot {
-                    files: self.final_files(),
+                    files,
                     record: held.snapshot.record.clone(),
                 };
                 let message = self.commit_message(&snapshot);
@@ -508,11 +524,11 @@ impl StageRun<'_> {
         }
     }
 
-    fn started_status(&self) -> RecordStatus {
-        if self.plan.action == Action::Destroy {
-            RecordStatus::Destroying
-        } else {
-            RecordStatus::Deploying
+    fn started_status(&self) -> Option<RecordStatus> {
+        match self.plan.action {
+            Action::Destroy => Some(RecordStatus::Destroying),
+            Action::Deploy => Some(RecordStatus::Deploying),
+            _ => None,
         }
     }
 
@@ -581,6 +597,7 @@ impl StageRun<'_> {
                 Outcome::Success,
                 match self.plan.action {
                     Action::Destroy => format!("destroyed {stage}"),
+                    Action::Read => format!("read {stage}"),
                     _ => format!("deployed {stage}"),
                 },
             ),

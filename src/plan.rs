@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::alchemy::{self, Detected, Phase};
-use crate::config::{Command, Config, StateStoreSpec};
+use crate::config::{Command, Config, EnvValue, StateStoreSpec};
 use crate::event::{CommitSha, Event, NameSource, Payload, PrAction, PullRequest, Push};
 use crate::github::comment::{self, CommentInput, CommentStatus};
 use crate::record::RecordStatus;
@@ -76,6 +76,8 @@ pub enum PlanError {
     MissingStage { command: Command },
     #[error("stage {stage} is protected and is never destroyed by automation; set allow-protected to destroy it on purpose")]
     Protected { stage: Stage },
+    #[error("stage {stage} has no record and no state in the store: nothing to read")]
+    NothingToRead { stage: Stage },
     #[error("workflow_dispatch input `{input}`: {message}")]
     DispatchInput {
         input: &'static str,
@@ -88,6 +90,7 @@ pub enum PlanError {
 pub enum Action {
     Deploy,
     Destroy,
+    Read,
     Cleanup,
     Status,
     Skip,
@@ -98,6 +101,7 @@ impl Action {
         match self {
             Self::Deploy => "deploy",
             Self::Destroy => "destroy",
+            Self::Read => "read",
             Self::Cleanup => "cleanup",
             Self::Status => "status",
             Self::Skip => "skip",
@@ -159,7 +163,7 @@ pub enum StepKind {
         phase: Phase,
         argv: Vec<String>,
         cwd: PathBuf,
-        env: BTreeMap<String, String>,
+        env: BTreeMap<String, EnvValue>,
     },
     VerifyDestroyed {
         stage: Stage,
@@ -170,6 +174,10 @@ pub enum StepKind {
     SaveState {
         stage: Stage,
         store: StateStoreSpec,
+    },
+    /// The read phase's record update: URLs and time, nothing else.
+    RefreshRecord {
+        stage: Stage,
     },
     WriteRecord {
         stage: Stage,
@@ -221,6 +229,7 @@ pub struct Plan {
 enum Intent {
     Deploy(Stage, String),
     Destroy(Stage, String),
+    Read(Stage, String),
     Cleanup(String),
     Status(String),
     Skip(Option<Stage>, String),
@@ -351,6 +360,13 @@ impl Decider<'_> {
                     ));
                 }
                 Intent::Destroy(s.clone(), format!("{from} asks to destroy {s}"))
+            }
+            Command::Read => {
+                let s = stage_for(stage)?;
+                if self.facts.record == Some(RecordFacts::Missing) {
+                    return Err(PlanError::NothingToRead { stage: s });
+                }
+                Intent::Read(s.clone(), format!("{from} asks to read {s}'s outputs"))
             }
             Command::Cleanup => Intent::Cleanup(format!(
                 "{from} asks for a sweep of orphaned preview stages"
@@ -592,6 +608,15 @@ impl Decider<'_> {
                 }
                 (Action::Destroy, Some(stage), why, steps)
             }
+            Intent::Read(stage, why) => {
+                let steps = read_steps(
+                    config,
+                    facts,
+                    &stage,
+                    pr_number.or_else(|| stage.pr_number(&config.stage_prefix)),
+                );
+                (Action::Read, Some(stage), why, steps)
+            }
             Intent::Cleanup(why) => {
                 let steps = vec![
                     step(StepKind::ListStages { store }),
@@ -616,7 +641,7 @@ impl Decider<'_> {
         };
 
         let mut warnings = self.warnings;
-        let runs_stage = matches!(action, Action::Deploy | Action::Destroy);
+        let runs_stage = matches!(action, Action::Deploy | Action::Destroy | Action::Read);
         if runs_stage && !facts.can_post {
             warnings.push("no GitHub token: no comment or deployment will be posted".into());
         }
@@ -712,22 +737,27 @@ fn stage_steps(
     let comment = pr.is_some() && facts.can_post && config.comment;
     // A deployment needs the commit it deploys.
     let deployments = facts.can_post && config.deployments && commit;
-    let mut env = BTreeMap::from([
-        ("STAGE".to_owned(), stage.to_string()),
-        ("ALCHEMY_STAGE".to_owned(), stage.to_string()),
-        // alchemy-ci keeps `.alchemy/` itself, so Alchemy's refusal to use
-        // local state under CI does not apply.
-        (
-            "ALCHEMY_CI_STATE_STORE_CHECK".to_owned(),
-            "false".to_owned(),
-        ),
-    ]);
+    let mut env = config.env_for(stage.as_str());
+    let plain = |v: String| EnvValue::Plain(v);
+    env.insert("STAGE".to_owned(), plain(stage.to_string()));
+    env.insert("ALCHEMY_STAGE".to_owned(), plain(stage.to_string()));
+    // alchemy-ci keeps `.alchemy/` itself, so Alchemy's refusal to use
+    // local state under CI does not apply.
+    env.insert(
+        "ALCHEMY_CI_STATE_STORE_CHECK".to_owned(),
+        plain("false".to_owned()),
+    );
     if let Some(n) = pr {
-        env.insert("PULL_REQUEST".to_owned(), n.to_string());
+        env.insert("PULL_REQUEST".to_owned(), plain(n.to_string()));
     }
     let run = StepKind::RunAlchemy {
         phase,
-        argv: alchemy::argv(&facts.alchemy.flavor, phase, stage),
+        argv: alchemy::argv(
+            &facts.alchemy.flavor,
+            phase,
+            stage,
+            config.profile_for(stage.as_str()),
+        ),
         cwd: config.working_directory.clone(),
         env,
     };
@@ -842,4 +872,38 @@ pub fn sweep_destroy(
         steps,
         comment_preview: None,
     }
+}
+
+/// The read phase: the stage's saved state is restored and Alchemy runs in
+/// read mode; only the record's URLs are refreshed. No SaveState step: the
+/// state files are written back exactly as they were read.
+fn read_steps(config: &Config, facts: &Facts, stage: &Stage, pr: Option<PrNumber>) -> Vec<Step> {
+    let mut steps: Vec<Step> = stage_steps(config, facts, stage, pr, false, Phase::Read)
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.kind,
+                StepKind::AcquireLock { .. }
+                    | StepKind::RestoreState { .. }
+                    | StepKind::RunAlchemy { .. }
+                    | StepKind::ReleaseLock { .. }
+            )
+        })
+        .collect();
+    let at = steps.len() - 1;
+    let mut after = vec![
+        step(StepKind::CollectUrls {
+            stage: stage.clone(),
+        }),
+        step(StepKind::RefreshRecord {
+            stage: stage.clone(),
+        }),
+    ];
+    if pr.is_some() && facts.can_post && config.comment {
+        after.push(step(StepKind::Comment {
+            status: CommentStatus::Deployed,
+        }));
+    }
+    steps.splice(at..at, after);
+    steps
 }

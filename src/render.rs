@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::config::EnvValue;
 use crate::plan::{Action, Plan, Step, StepKind};
 
 pub fn plan(p: &Plan) -> String {
@@ -133,7 +134,11 @@ fn describe(s: &Step) -> String {
             let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
             let vars: Vec<String> = env
                 .iter()
-                .map(|(k, v)| format!("{k}={}", shell_quote(v)))
+                .map(|(k, v)| match v {
+                    EnvValue::Plain(p) => format!("{k}={}", shell_quote(p)),
+                    EnvValue::FromEnv { from, secret: true } => format!("{k}=*** (from ${from})"),
+                    EnvValue::FromEnv { from, secret: false } => format!("{k}=${from}"),
+                })
                 .collect();
             format!(
                 "run Alchemy ({phase}) in {}:\n        {}\n        with {}",
@@ -157,6 +162,9 @@ fn describe(s: &Step) -> String {
             if *tombstone { " (kept as a tombstone of the closed PR)" } else { "" }
         ),
         StepKind::ReleaseLock { stage } => format!("unlock stage {stage}"),
+        StepKind::RefreshRecord { stage } => {
+            format!("refresh stage {stage}'s record with its URLs (its state files are written back unchanged)")
+        }
         StepKind::ListStages { store } => format!("list stage records in {store}"),
         StepKind::ListOpenPullRequests => "list open pull requests (all pages, once)".into(),
         StepKind::SelectOrphans { protected } => {

@@ -181,6 +181,59 @@ impl AsRef<str> for Stage {
     }
 }
 
+/// The stage of a run started by hand, resolved as Alchemy resolves it:
+/// `--stage` > `$STAGE` > `dev_$USER` > `dev_$USERNAME` > `dev_unknown`.
+/// A user name is folded into the grammar (`Sam.O'Neil` → `dev_sam_o_neil`);
+/// an explicit stage is not folded but checked. Returns the stage and, in
+/// words, where it came from.
+pub fn resolve_local(
+    flag: Option<&str>,
+    env_stage: Option<&str>,
+    user: Option<&str>,
+    username: Option<&str>,
+    prefix: &StagePrefix,
+) -> Result<(Stage, String), StageError> {
+    let non_empty = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(s) = non_empty(flag) {
+        return Ok((Stage::parse(&s, prefix)?, "from --stage".into()));
+    }
+    if let Some(s) = non_empty(env_stage) {
+        return Ok((Stage::parse(&s, prefix)?, "from $STAGE".into()));
+    }
+    let (name, from) = match (non_empty(user), non_empty(username)) {
+        (Some(u), _) => (u, "$USER"),
+        (None, Some(u)) => (u, "$USERNAME"),
+        (None, None) => {
+            return Ok((
+                Stage("dev_unknown".into()),
+                "no --stage, $STAGE or $USER".into(),
+            ))
+        }
+    };
+    let mut folded = String::from("dev_");
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && folded.ends_with('_')) {
+            folded.push(c);
+        }
+    }
+    let mut folded = folded.trim_end_matches(['_', '-']).to_owned();
+    if folded == "dev" {
+        folded = "dev_unknown".into();
+    }
+    folded.truncate(MAX_STAGE_LEN);
+    let stage = Stage::parse(&folded, prefix)?;
+    Ok((stage, format!("from {from}={name:?}")))
+}
+
 fn check_grammar(s: &str) -> Result<(), StageError> {
     let Some(first) = s.chars().next() else {
         return Err(StageError::Empty);
@@ -274,6 +327,42 @@ mod tests {
         let long = StagePrefix::parse(&"p".repeat(52)).expect("52 fits");
         let stage = Stage::for_pr(&long, PrNumber::new(u64::from(u32::MAX)).expect("max"));
         assert!(Stage::parse(stage.as_str(), &long).is_ok());
+    }
+
+    #[test]
+    fn local_stages_follow_alchemys_order() {
+        let p = pr();
+        let got = |f, s, u, un| resolve_local(f, s, u, un, &p).map(|(st, _)| st.0);
+        assert_eq!(
+            got(Some("pr-3"), Some("x"), Some("sam"), None),
+            Ok("pr-3".into())
+        );
+        assert_eq!(
+            got(None, Some("staging"), Some("sam"), None),
+            Ok("staging".into())
+        );
+        assert_eq!(
+            got(None, None, Some("Sam.O'Neil"), None),
+            Ok("dev_sam_o_neil".into())
+        );
+        assert_eq!(got(None, None, None, Some("ADMIN")), Ok("dev_admin".into()));
+        assert_eq!(got(None, None, None, None), Ok("dev_unknown".into()));
+        assert_eq!(
+            got(None, None, Some("ßüß…"), None),
+            Ok("dev_unknown".into())
+        );
+        assert!(got(Some("../x"), None, None, None).is_err());
+        assert!(got(None, Some("x;rm -rf /"), None, None).is_err());
+        let long = "a".repeat(200);
+        assert!(got(None, None, Some(&long), None).is_ok_and(|s| s.len() == MAX_STAGE_LEN));
+    }
+
+    proptest! {
+        #[test]
+        fn any_user_name_folds_into_a_valid_stage(u in any::<String>()) {
+            let (stage, _) = resolve_local(None, None, Some(&u), None, &pr()).expect("always valid");
+            prop_assert!(in_grammar(stage.as_str()));
+        }
     }
 
     fn in_grammar(s: &str) -> bool {

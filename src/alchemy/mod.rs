@@ -127,8 +127,19 @@ impl fmt::Display for Phase {
 /// The CLI every flavor but the script form runs, relative to the app.
 pub const ALCHEMY_BIN: &str = "node_modules/.bin/alchemy";
 
-/// The argument vector for one phase of one stage. Pure.
-pub fn argv(flavor: &Flavor, phase: Phase, stage: &Stage) -> Vec<String> {
+/// The argument vector for one phase of one stage. Pure. A profile is
+/// passed as `--profile`, which the Alchemy CLIs and `alchemy()` itself
+/// read; a custom command gets it through a `{profile}` placeholder.
+pub fn argv(flavor: &Flavor, phase: Phase, stage: &Stage, profile: Option<&str>) -> Vec<String> {
+    let mut words = base_argv(flavor, phase, stage, profile);
+    if let (Some(p), false) = (profile, matches!(flavor, Flavor::Custom(_))) {
+        words.push("--profile".into());
+        words.push(p.to_owned());
+    }
+    words
+}
+
+fn base_argv(flavor: &Flavor, phase: Phase, stage: &Stage, profile: Option<&str>) -> Vec<String> {
     let s = stage.as_str().to_owned();
     let words: Vec<&str> = match flavor {
         Flavor::V1 => {
@@ -156,7 +167,11 @@ pub fn argv(flavor: &Flavor, phase: Phase, stage: &Stage) -> Vec<String> {
         Flavor::Custom(words) => {
             return words
                 .iter()
-                .map(|w| w.replace("{stage}", &s).replace("{phase}", phase.as_str()))
+                .map(|w| {
+                    w.replace("{stage}", &s)
+                        .replace("{phase}", phase.as_str())
+                        .replace("{profile}", profile.unwrap_or(""))
+                })
                 .collect()
         }
     };
@@ -180,7 +195,7 @@ mod tests {
     fn each_flavor_builds_its_documented_vector() {
         let s = stage("pr-7");
         assert_eq!(
-            argv(&Flavor::V1, Phase::Destroy, &s),
+            argv(&Flavor::V1, Phase::Destroy, &s, None),
             [
                 "bun",
                 "node_modules/.bin/alchemy",
@@ -190,18 +205,25 @@ mod tests {
             ]
         );
         assert_eq!(
-            argv(&Flavor::V1Script("alchemy.run.ts".into()), Phase::Read, &s),
+            argv(
+                &Flavor::V1Script("alchemy.run.ts".into()),
+                Phase::Read,
+                &s,
+                None
+            ),
             ["bun", "alchemy.run.ts", "--stage", "pr-7", "--read"]
         );
         assert_eq!(
-            argv(&Flavor::V2, Phase::Deploy, &s),
+            argv(&Flavor::V2, Phase::Deploy, &s, Some("ci")),
             [
                 "bun",
                 "node_modules/.bin/alchemy",
                 "deploy",
                 "--stage",
                 "pr-7",
-                "--yes"
+                "--yes",
+                "--profile",
+                "ci"
             ]
         );
     }
@@ -216,7 +238,12 @@ mod tests {
             panic!("expected a custom command, got {cmd:?}")
         };
         assert_eq!(
-            argv(&Flavor::Custom(w), Phase::Destroy, &stage("pr-7")),
+            argv(
+                &Flavor::Custom(w),
+                Phase::Destroy,
+                &stage("pr-7"),
+                Some("ci")
+            ),
             ["npm", "run", "destroy", "--", "--stage=pr-7"]
         );
     }

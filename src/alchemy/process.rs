@@ -35,6 +35,8 @@ pub struct Invocation {
     /// Wrap the output in a collapsible group and keep the program from
     /// issuing workflow commands.
     pub actions_group: Option<String>,
+    /// Send the program's stdout to our stderr.
+    pub stdout_to_stderr: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -388,6 +390,7 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             grace: Duration::from_millis(500),
             actions_group: None,
+            stdout_to_stderr: false,
         }
     }
 

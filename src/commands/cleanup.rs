@@ -216,7 +216,9 @@ fn destroy_all(
                         "\n→ DESTROY stage {} because {}\n",
                         c.stage, c.reason
                     ));
-                    let report = session.execute(&plan, dir.clone());
+                    let report = session
+                        .preflight(&plan)
+                        .and_then(|()| session.execute(&plan, dir.clone()));
                     if let Ok(mut r) = results.lock() {
                         r.push((c.stage.clone(), report));
                     }

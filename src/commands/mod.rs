@@ -1,6 +1,7 @@
 //! What each subcommand does, between the parsed command line and the core.
 
 pub mod cleanup;
+pub mod local;
 pub mod run;
 pub mod session;
 pub mod simulate;

@@ -28,23 +28,49 @@ pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
         }
     }
 
+    carry_out(&session, &event, facts, None)
+}
+
+/// Decides with what the store knows, prints the plan, executes it and
+/// reports. Shared by `run` and the hand-run `deploy`, `destroy`, `read`.
+pub fn carry_out(
+    session: &Session,
+    event: &Event,
+    mut facts: Facts,
+    note: Option<&str>,
+) -> Result<u8, CliError> {
     // The stage is only known once decided; its record then refines the decision.
-    let first = plan::decide(&event, &session.config, &facts)?;
-    if let (Some(stage), Action::Deploy | Action::Destroy) = (&first.stage, first.action) {
+    let first = plan::decide(event, &session.config, &facts)?;
+    if let (Some(stage), Action::Deploy | Action::Destroy | Action::Read) =
+        (&first.stage, first.action)
+    {
         let loaded = session.store.load(stage)?;
         facts.record = Some(record_facts(&loaded.snapshot));
     }
-    let plan = plan::decide(&event, &session.config, &facts)?;
-    say(&render::plan(&plan));
+    let plan = plan::decide(event, &session.config, &facts)?;
+    // Bad input or a missing program stops the run before anything is printed.
+    session.preflight(&plan)?;
+    if let Some(n) = note {
+        session.say(n);
+    }
+    session.say(&render::plan(&plan));
 
     let report = match plan.action {
-        Action::Deploy | Action::Destroy => session.execute(&plan, session.app_dir.clone())?,
+        Action::Deploy | Action::Destroy | Action::Read => {
+            session.execute(&plan, session.app_dir.clone())?
+        }
         Action::Skip => Report::skipped(&plan),
-        Action::Cleanup => return cleanup::sweep(&session, &plan, &SweepOptions::default()),
-        Action::Status => return status::show(&session, false),
+        Action::Cleanup => return cleanup::sweep(session, &plan, &SweepOptions::default()),
+        Action::Status => return status::show(session, false),
     };
-    say(&summary(&report));
-    publish(&session.actions, &plan, &report, &facts, &event);
+    session.say(&summary(&report));
+    if session.json {
+        say(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ));
+    }
+    publish(&session.actions, &plan, &report, &facts, event);
     Ok(report.exit_code())
 }
 

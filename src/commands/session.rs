@@ -37,6 +37,8 @@ pub struct Session {
     pub forge: Option<GitHub>,
     pub run: RunContext,
     pub alchemy: Detected,
+    /// stdout is for one JSON document: everything else goes to stderr.
+    pub json: bool,
 }
 
 impl Session {
@@ -70,7 +72,17 @@ impl Session {
             forge,
             run,
             alchemy,
+            json: false,
         })
+    }
+
+    /// Prints for people: stdout, or stderr when stdout is for JSON.
+    pub fn say(&self, s: &str) {
+        if self.json {
+            let _ = std::io::stderr().write_all(s.as_bytes());
+        } else {
+            say(s);
+        }
     }
 
     pub fn facts(&self) -> Facts {
@@ -87,9 +99,14 @@ impl Session {
         self.forge.as_ref().map(|f| f as &dyn Forge)
     }
 
-    /// Executes a deploy or destroy plan in `app_dir`.
+    /// What can be checked before a stage is locked; see [`preflight`].
+    pub fn preflight(&self, plan: &Plan) -> Result<(), CliError> {
+        preflight(plan, &self.app_dir, &self.env, &self.actions)
+    }
+
+    /// Executes a deploy, destroy or read plan in `app_dir`; call
+    /// [`Session::preflight`] on the plan first.
     pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CliError> {
-        preflight(plan, &app_dir)?;
         let run_url = self.run.run_url();
         let holder = Holder::for_this_process(
             var(&self.env, "GITHUB_RUN_ID").as_deref(),
@@ -114,6 +131,7 @@ impl Session {
             run_url,
             repo_url: self.run.repo_url(),
             forge: self.forge(),
+            stdout_to_stderr: self.json,
         };
         Ok(execute::execute(plan, &rt))
     }
@@ -183,17 +201,37 @@ pub fn record_facts(s: &Snapshot) -> RecordFacts {
     }
 }
 
-/// Checks what can be checked before the stage is locked: the program exists.
-fn preflight(plan: &Plan, app_dir: &std::path::Path) -> Result<(), CliError> {
+/// Checks what can be checked before the stage is locked: the program
+/// exists and every variable the config file takes from the environment is
+/// set. Secret ones are masked before Alchemy can print them.
+fn preflight(
+    plan: &Plan,
+    app_dir: &std::path::Path,
+    env: &Env,
+    actions: &Actions,
+) -> Result<(), CliError> {
     for step in &plan.steps {
-        if let StepKind::RunAlchemy { argv, env, .. } = &step.kind {
+        if let StepKind::RunAlchemy {
+            argv, env: vars, ..
+        } = &step.kind
+        {
+            let resolved =
+                crate::config::resolve_env(vars, &|k| var(env, k)).map_err(CliError::Usage)?;
+            for (k, v) in vars {
+                if let (crate::config::EnvValue::FromEnv { secret: true, .. }, Some(value)) =
+                    (v, resolved.get(k))
+                {
+                    actions.mask(value);
+                }
+            }
             let inv = alchemy::process::Invocation {
                 argv: argv.clone(),
                 cwd: app_dir.to_path_buf(),
-                env: env.clone(),
+                env: resolved,
                 timeout: GRACE,
                 grace: GRACE,
                 actions_group: None,
+                stdout_to_stderr: false,
             };
             alchemy::process::resolve_program(&inv).map_err(|e| CliError::Failed(e.to_string()))?;
         }

@@ -82,15 +82,15 @@ pub enum LeaseError {
     Store(#[from] StoreError),
 }
 
-/// Takes the stage's lease, applying `update` to the record in the same
-/// write (e.g. status `deploying`). Returns what was written and its
+/// Takes the stage's lease, setting `status` (e.g. `deploying`) and applying
+/// `update` to the record in the same write. Returns what was written and its
 /// version, for the final write of the run.
 pub fn acquire(
     store: &dyn StateStore,
     stage: &Stage,
     holder: &Holder,
     opts: &LeaseOptions,
-    status: RecordStatus,
+    status: Option<RecordStatus>,
     stop: &dyn Fn() -> bool,
     update: impl Fn(&mut Record),
 ) -> Result<Loaded, LeaseError> {
@@ -139,10 +139,13 @@ pub fn acquire(
                 );
             }
         }
-        let record = snapshot
-            .record
-            .get_or_insert_with(|| Record::new(stage.clone(), status, now));
-        record.status = status;
+        // Without a status to set (a read), the record keeps its own.
+        let record = snapshot.record.get_or_insert_with(|| {
+            Record::new(stage.clone(), status.unwrap_or(RecordStatus::Failed), now)
+        });
+        if let Some(status) = status {
+            record.status = status;
+        }
         record.updated_at = now;
         record.lock = Some(Lease {
             holder: holder.id.clone(),
@@ -151,7 +154,7 @@ pub fn acquire(
             expires_at: now.plus(opts.ttl),
         });
         update(record);
-        let message = format!("lock {stage} ({status}) by {}", holder.id);
+        let message = format!("lock {stage} ({}) by {}", record.status, holder.id);
         match store.put(stage, &snapshot, &version, &message) {
             Ok(version) => return Ok(Loaded { snapshot, version }),
             Err(StoreError::Conflict { .. }) => {

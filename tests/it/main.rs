@@ -8,5 +8,6 @@ mod decide;
 mod injection;
 mod inputs;
 mod snapshots;
+mod stage_model;
 mod store_contract;
 mod webhooks;

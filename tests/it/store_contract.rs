@@ -127,7 +127,7 @@ pub fn many_stages_at_once_lose_nothing(b: &dyn Backend) {
                     &s,
                     &h,
                     &quick(30_000),
-                    RecordStatus::Deploying,
+                    Some(RecordStatus::Deploying),
                     &|| false,
                     |_| {},
                 )
@@ -176,7 +176,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &s,
         &holder("first"),
         &quick(0),
-        RecordStatus::Deploying,
+        Some(RecordStatus::Deploying),
         &|| false,
         |_| {},
     )
@@ -187,7 +187,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &s,
         &holder("second"),
         &quick(200),
-        RecordStatus::Deploying,
+        Some(RecordStatus::Deploying),
         &|| false,
         |_| {},
     );
@@ -216,7 +216,7 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         &s,
         &holder("second"),
         &quick(0),
-        RecordStatus::Destroying,
+        Some(RecordStatus::Destroying),
         &|| false,
         |_| {},
     )
@@ -235,7 +235,7 @@ pub fn an_expired_lock_is_taken_over_and_the_old_holder_cannot_write(b: &dyn Bac
         &s,
         &holder("killed-run"),
         &short,
-        RecordStatus::Deploying,
+        Some(RecordStatus::Deploying),
         &|| false,
         |_| {},
     )
@@ -247,7 +247,7 @@ pub fn an_expired_lock_is_taken_over_and_the_old_holder_cannot_write(b: &dyn Bac
         &s,
         &holder("next-run"),
         &quick(0),
-        RecordStatus::Deploying,
+        Some(RecordStatus::Deploying),
         &|| false,
         |_| {},
     )
