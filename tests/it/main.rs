@@ -5,6 +5,7 @@ mod support;
 mod alchemy_e2e;
 mod bad_input;
 mod decide;
+mod fake_github;
 mod injection;
 mod snapshots;
 mod store_contract;
