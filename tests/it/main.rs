@@ -6,6 +6,7 @@ mod alchemy_e2e;
 mod bad_input;
 mod decide;
 mod fake_github;
+mod fake_github_selftest;
 mod injection;
 mod snapshots;
 mod store_contract;
