@@ -1180,6 +1180,66 @@ fn concurrent_writes_get_distinct_increasing_ids() {
     assert_eq!(stored, sorted, "stored oldest first, by increasing id");
 }
 
+/// Reads one response off a kept-alive connection, by its Content-Length.
+fn read_one(stream: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("read header byte");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())
+                .flatten()
+        })
+        .expect("content-length");
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).expect("read body");
+    (status, body)
+}
+
+#[test]
+fn serves_several_requests_on_one_kept_alive_connection() {
+    // What hyper (under octocrab) does: HTTP/1.1 keep-alive.
+    let fake = setup();
+    let host = fake.url().trim_start_matches("http://").to_string();
+    let mut stream = TcpStream::connect(&host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let body = json!({"body": "kept alive"}).to_string();
+    let requests = [
+        format!("GET /user HTTP/1.1\r\nHost: {host}\r\nauthorization: Bearer {PAT}\r\n\r\n"),
+        format!(
+            "POST {} HTTP/1.1\r\nHost: {host}\r\nauthorization: Bearer {PAT}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            comments_path(7),
+            body.len()
+        ),
+        format!("GET {} HTTP/1.1\r\nHost: {host}\r\nauthorization: Bearer {PAT}\r\n\r\n", comments_path(7)),
+    ];
+    let mut statuses = Vec::new();
+    for r in &requests {
+        stream.write_all(r.as_bytes()).expect("send");
+        statuses.push(read_one(&mut stream));
+    }
+    assert_eq!(
+        statuses.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![200, 201, 200]
+    );
+    let listed: Value = serde_json::from_slice(&statuses[2].1).expect("json");
+    assert_eq!(listed[0]["body"], "kept alive");
+}
+
 #[test]
 fn stops_serving_when_dropped() {
     let fake = FakeGitHub::start();
