@@ -5,6 +5,8 @@ mod support;
 mod alchemy_e2e;
 mod bad_input;
 mod decide;
+mod fake_github;
+mod fake_github_selftest;
 mod injection;
 mod inputs;
 mod snapshots;
