@@ -61,7 +61,7 @@ pub struct CommentInput<'a> {
     pub updated_at: Option<&'a str>,
     /// The last lines of the program's output, shown on failure.
     pub log_tail: Option<&'a str>,
-    /// What a destroy removed.
+    /// What a destroy removed, or, when it failed, what is left.
     pub removed: &'a [String],
 }
 
@@ -110,6 +110,24 @@ pub fn render(c: &CommentInput<'_>) -> String {
                 markdown::link(&u.url)
             );
         }
+    }
+
+    if !c.removed.is_empty() {
+        let what = if c.status == CommentStatus::DestroyFailed {
+            "Still in the state"
+        } else {
+            "Removed"
+        };
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{what}: {} resource{}</summary>\n",
+            c.removed.len(),
+            if c.removed.len() == 1 { "" } else { "s" }
+        );
+        for r in c.removed {
+            let _ = writeln!(out, "- {}", markdown::text(r));
+        }
+        out.push_str("\n</details>\n");
     }
 
     let footer =

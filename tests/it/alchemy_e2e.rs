@@ -32,7 +32,7 @@ export const Site = Resource(
       await new Promise((r) => setTimeout(r, props.sleep));
     }
     if (props.fail) {
-      throw new Error(`boom: ${id} failed on ${this.phase}`);
+      throw new Error(process.env.FAIL_MESSAGE ?? `boom: ${id} failed on ${this.phase}`);
     }
     if (this.phase === "update" && this.output.gen !== props.gen) {
       return this.replace();
@@ -46,6 +46,9 @@ const env = process.env;
 
 await File("page", { path: `out/${app.stage}/index.html`, content: env.CONTENT ?? "v1" });
 await Site("web", { stage: app.stage, gen: Number(env.GEN ?? 1), sticky: env.STICKY === "1", fail: false, sleep: 0 });
+if (env.EXTRA_ID) {
+  await Site(env.EXTRA_ID, { stage: app.stage, gen: 1, sticky: false, fail: false, sleep: 0 });
+}
 if (env.FAIL === "1") {
   await Site("broken", { stage: app.stage, gen: 1, sticky: false, fail: true, sleep: 0 });
 }
@@ -346,14 +349,16 @@ fn a_timeout_stops_alchemy_and_still_saves_the_state() {
     let app = App::new();
     let opened = app.event("opened", "opened", 8, SHA1);
     let started = Instant::now();
+    // Long enough for the quick resources even when every core is busy,
+    // far shorter than the slow resource's 10 minutes.
     let out = app.run(
         &opened,
-        &["--timeout-minutes", "0.05"],
-        &[("SLEEP", "60000")],
+        &["--timeout-minutes", "0.5"],
+        &[("SLEEP", "600000")],
     );
     assert_eq!(out.code, 1, "{}", out.context());
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(90),
         "took {:?}",
         started.elapsed()
     );

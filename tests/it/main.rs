@@ -7,6 +7,7 @@ mod bad_input;
 mod decide;
 mod fake_github;
 mod fake_github_selftest;
+mod github;
 mod injection;
 mod inputs;
 mod snapshots;
