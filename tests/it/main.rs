@@ -4,6 +4,7 @@ mod support;
 
 mod alchemy_e2e;
 mod bad_input;
+mod cleanup;
 mod decide;
 mod fake_github;
 mod fake_github_selftest;
