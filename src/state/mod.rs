@@ -9,6 +9,7 @@
 pub mod dir;
 pub mod files;
 pub mod lease;
+pub mod s3;
 
 use std::collections::BTreeMap;
 
