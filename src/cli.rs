@@ -201,9 +201,15 @@ pub struct ConfigArgs {
     /// auto, v1, v1-script [ENTRY], v2, or a command with {stage} and {phase}.
     #[arg(long, value_name = "COMMAND")]
     pub alchemy_command: Option<String>,
-    /// git (default) or dir:<path>.
+    /// git (default), dir:<path> or s3://bucket/prefix.
     #[arg(long, value_name = "STORE")]
     pub state_store: Option<String>,
+    /// Endpoint of an s3:// state store that is not AWS (R2, MinIO) [default: AWS].
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region of an s3:// state store's bucket, `auto` for R2 [default: AWS_REGION or us-east-1].
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
     /// Stop an Alchemy run after this many minutes [default: 60].
     #[arg(long, value_name = "MINUTES")]
     pub timeout_minutes: Option<String>,
@@ -241,7 +247,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 23] = [
+        let pairs: [(&'static str, &Option<String>); 25] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -254,6 +260,8 @@ impl ConfigArgs {
             ("working-directory", &self.working_directory),
             ("alchemy-command", &self.alchemy_command),
             ("state-store", &self.state_store),
+            ("s3-endpoint", &self.s3_endpoint),
+            ("s3-region", &self.s3_region),
             ("timeout-minutes", &self.timeout_minutes),
             ("outputs-file", &self.outputs_file),
             ("github-token", &self.github_token),

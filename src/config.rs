@@ -30,6 +30,8 @@ pub const INPUTS: &[&str] = &[
     "working-directory",
     "alchemy-command",
     "state-store",
+    "s3-endpoint",
+    "s3-region",
     "timeout-minutes",
     "outputs-file",
     "github-token",
@@ -137,6 +139,10 @@ pub struct Config {
     pub working_directory: PathBuf,
     pub alchemy_command: AlchemyCommand,
     pub state_store: StateStoreSpec,
+    /// The S3-compatible endpoint of an `s3://` store (R2, MinIO); AWS when unset.
+    pub s3_endpoint: Option<String>,
+    /// The region of an `s3://` store's bucket (`auto` for R2).
+    pub s3_region: Option<String>,
     /// How long one Alchemy run may take before it is stopped.
     pub timeout: std::time::Duration,
     /// A JSON file the app writes with its URLs, relative to the app.
@@ -214,12 +220,22 @@ pub enum StateStoreSpec {
     Git,
     /// A plain folder holding every stage's saved state.
     Dir(PathBuf),
+    /// An S3-compatible bucket (AWS S3, Cloudflare R2, MinIO) under a key prefix.
+    S3 { bucket: String, prefix: String },
 }
 
 impl StateStoreSpec {
     fn parse(s: &str) -> Option<Self> {
         match s {
             "git" => Some(Self::Git),
+            _ if s.starts_with("s3://") => {
+                crate::state::s3::S3Location::parse(s)
+                    .ok()
+                    .map(|l| Self::S3 {
+                        bucket: l.bucket,
+                        prefix: l.prefix,
+                    })
+            }
             _ => s
                 .strip_prefix("dir:")
                 .filter(|p| !p.is_empty())
@@ -233,6 +249,10 @@ impl fmt::Display for StateStoreSpec {
         match self {
             Self::Git => f.write_str("git refs of the repository"),
             Self::Dir(p) => write!(f, "folder {}", p.display()),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => {
+                write!(f, "S3 bucket s3://{bucket}")
+            }
+            Self::S3 { bucket, prefix } => write!(f, "S3 bucket s3://{bucket}/{prefix}"),
         }
     }
 }
@@ -344,14 +364,50 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         Some(s) => {
             let t = text(s, "state-store")?;
             StateStoreSpec::parse(&t).ok_or_else(|| {
+                let why = match crate::state::s3::S3Location::parse(&t) {
+                    Err(e) if t.starts_with("s3://") => format!(": {e}"),
+                    _ => String::new(),
+                };
                 s.err(
                     "state-store",
-                    format!("expected `git` or `dir:<path>`, got {t:?}"),
+                    format!("expected `git`, `dir:<path>` or `s3://bucket/prefix`, got {t:?}{why}"),
                 )
             })?
         }
         None => StateStoreSpec::Git,
     };
+    let s3_endpoint = get("s3-endpoint")
+        .map(|s| {
+            let t = text(s, "s3-endpoint")?;
+            let host = t
+                .strip_prefix("https://")
+                .or_else(|| t.strip_prefix("http://"))
+                .unwrap_or_default();
+            if host.is_empty() || host.contains(char::is_whitespace) {
+                return Err(s.err(
+                    "s3-endpoint",
+                    format!("expected an https:// (or http://) URL, got {t:?}"),
+                ));
+            }
+            Ok(t)
+        })
+        .transpose()?;
+    let s3_region = get("s3-region")
+        .map(|s| {
+            let t = text(s, "s3-region")?;
+            let ok = !t.is_empty()
+                && t.len() <= 64
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if ok {
+                Ok(t)
+            } else {
+                Err(s.err(
+                    "s3-region",
+                    format!("expected a region like us-east-1 (or auto for R2), got {t:?}"),
+                ))
+            }
+        })
+        .transpose()?;
 
     let timeout = match get("timeout-minutes") {
         Some(s) => {
@@ -503,6 +559,8 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
             .map_or_else(|| PathBuf::from("."), PathBuf::from),
         alchemy_command,
         state_store,
+        s3_endpoint,
+        s3_region,
         stage_prefix,
         file,
     })

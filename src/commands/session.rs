@@ -58,7 +58,7 @@ impl Session {
             }
         }
         let app_dir = app_dir(&config)?;
-        let store = open_store(&config)?;
+        let store = open_store(&config, env)?;
         let run = run_context(env, event);
         let forge = open_forge(&config, env, &run.repository)?;
         let alchemy = alchemy::detect(&config.alchemy_command, &app_dir);
@@ -176,9 +176,36 @@ fn app_dir(config: &Config) -> Result<PathBuf, CliError> {
     Ok(abs)
 }
 
-fn open_store(config: &Config) -> Result<Box<dyn StateStore>, CliError> {
+fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliError> {
     match &config.state_store {
         StateStoreSpec::Dir(p) => Ok(Box::new(DirStore::new(p))),
+        StateStoreSpec::S3 { bucket, prefix } => {
+            use crate::state::s3::{Credentials, S3Location, S3Options, S3Store};
+            let location = S3Location {
+                bucket: bucket.clone(),
+                prefix: prefix.clone(),
+            };
+            let credentials = Credentials::from_env(|k| var(env, k)).map_err(|message| {
+                crate::state::StoreError::Auth {
+                    store: location.to_string(),
+                    message,
+                }
+            })?;
+            // The input, else what aws-actions/configure-aws-credentials exports.
+            let region = config
+                .s3_region
+                .clone()
+                .or_else(|| var(env, "AWS_REGION"))
+                .or_else(|| var(env, "AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".into());
+            let store = S3Store::open(S3Options {
+                location,
+                endpoint: config.s3_endpoint.clone(),
+                region,
+                credentials,
+            })?;
+            Ok(Box::new(store))
+        }
         StateStoreSpec::Git => Err(CliError::Usage(
             "state-store git is not available in this version; use state-store dir:<path>".into(),
         )),
