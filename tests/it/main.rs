@@ -11,6 +11,8 @@ mod fake_github_selftest;
 mod github;
 mod injection;
 mod inputs;
+mod s3_server;
+mod s3_store;
 mod snapshots;
 mod stage_model;
 mod store_contract;
