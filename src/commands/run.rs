@@ -155,6 +155,7 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         updated_at: Some(&now),
         log_tail: log.as_deref(),
         removed: &report.remaining,
+        merged_into: None,
     });
     // The marker only identifies PR comments.
     body.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"
