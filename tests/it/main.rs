@@ -2,6 +2,7 @@
 
 mod support;
 
+mod action_contract;
 mod alchemy_e2e;
 mod bad_input;
 mod cleanup;
@@ -11,6 +12,7 @@ mod fake_github_selftest;
 mod github;
 mod injection;
 mod inputs;
+mod lint_gates;
 mod snapshots;
 mod stage_model;
 mod store_contract;
