@@ -222,7 +222,7 @@ pub struct ConfigArgs {
     /// Names of environment variables whose values are masked in logs.
     #[arg(long, value_name = "NAMES")]
     pub mask_env: Option<String>,
-    /// The sweep destroys PR stages last deployed longer ago, e.g. 14d [default: off].
+    /// The sweep destroys PR stages last deployed longer ago, e.g. 14d [default: none].
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
     /// How many destroys the sweep runs at once [default: 2].

@@ -27,6 +27,11 @@ use crate::state::{Snapshot, StateStore};
 /// Between SIGTERM and SIGKILL when Alchemy is stopped.
 pub const GRACE: Duration = Duration::from_secs(10);
 
+/// The same under Actions, where a cancelled job gets SIGINT, then SIGTERM
+/// some 7.5 s later, then is killed: Alchemy must stop early enough to leave
+/// time for saving the state.
+pub const ACTIONS_GRACE: Duration = Duration::from_secs(4);
+
 pub struct Session {
     pub config: Config,
     pub env: Env,
@@ -124,7 +129,11 @@ impl Session {
             app_dir,
             flavor: self.alchemy.flavor.clone(),
             timeout: self.config.timeout,
-            grace: GRACE,
+            grace: if self.actions.active {
+                ACTIONS_GRACE
+            } else {
+                GRACE
+            },
             cancel: &self.cancel,
             actions: &self.actions,
             outputs_file: self.config.outputs_file.clone(),

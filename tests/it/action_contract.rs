@@ -165,6 +165,8 @@ fn node_modules() -> PathBuf {
 struct Runner {
     tmp: tempfile::TempDir,
     step: u32,
+    /// Where GITHUB_API_URL points (a fake GitHub in some tests).
+    api_url: String,
 }
 
 struct Step {
@@ -200,7 +202,11 @@ impl Runner {
         ] {
             std::fs::create_dir_all(tmp.path().join(d)).expect("mkdir");
         }
-        Self { tmp, step: 0 }
+        Self {
+            tmp,
+            step: 0,
+            api_url: "https://api.github.com".into(),
+        }
     }
 
     fn workspace(&self) -> PathBuf {
@@ -264,7 +270,7 @@ impl Runner {
             ("GITHUB_REPOSITORY", "octo-org/octo-app".into()),
             ("GITHUB_REPOSITORY_OWNER", "octo-org".into()),
             ("GITHUB_SERVER_URL", "https://github.com".into()),
-            ("GITHUB_API_URL", "https://api.github.com".into()),
+            ("GITHUB_API_URL", self.api_url.clone()),
             ("GITHUB_RUN_ID", "4242".into()),
             ("GITHUB_RUN_ATTEMPT", "1".into()),
             ("GITHUB_WORKFLOW", "Preview".into()),
@@ -412,27 +418,73 @@ fn a_pull_request_from_a_fork_is_skipped_with_outputs_that_say_so() {
     assert!(!step.summary.is_empty(), "{}", step.context());
 }
 
-// Today `run` answers a schedule (the sweep) with a clear refusal. This test
-// changes when the sweep lands: it will then assert the cleanup's outputs.
+/// A schedule sweeps: the stage of a PR that closed without its close
+/// event running is destroyed, and the step reports it.
 #[test]
-fn a_scheduled_run_says_the_sweep_is_not_available_yet() {
-    let mut runner = Runner::new();
+fn a_scheduled_run_sweeps_orphaned_stages() {
+    use crate::fake_github::{FakeGitHub, PullState, TokenKind, ACTIONS_BOT};
+    let fake = FakeGitHub::start();
+    fake.add_token("ghs_contract", ACTIONS_BOT, TokenKind::Installation);
+    fake.add_repo("octo-org", "octo-app");
+    fake.add_issue("octo-org", "octo-app", 31);
+    let mut runner = Runner::new().with_app();
+    runner.api_url = fake.url().to_owned();
     let store = runner.store();
+
+    let opened = runner.step(
+        "pull_request",
+        &pr_event("opened", 31, SHA),
+        &[("state-store", store.as_str()), ("github-token", "")],
+    );
+    assert_eq!(opened.code, 0, "{}", opened.context());
+    fake.set_pull("octo-org", "octo-app", 31, PullState::Closed, SHA);
+
     let ev: Value = serde_json::from_str(&read("examples/events/schedule.json")).expect("event");
     let step = runner.step(
         "schedule",
         &ev,
-        &[("state-store", store.as_str()), ("github-token", "")],
+        &[
+            ("state-store", store.as_str()),
+            ("github-token", "ghs_contract"),
+        ],
     );
-    assert_eq!(step.code, 1, "{}", step.context());
-    assert_eq!(step.stderr.lines().count(), 1, "{}", step.context());
+    assert_eq!(step.code, 0, "{}", step.context());
+    let out = step.outputs();
+    assert_eq!(out["action"], "cleanup", "{}", step.context());
+    assert_eq!(out["result"], "success", "{}", step.context());
+    assert_eq!(out["urls"], "[]");
     assert!(
-        step.stderr
-            .contains("cleanup is not available in this version of alchemy-ci"),
+        step.summary.contains("| `pr-31` |") && step.summary.contains("destroyed"),
         "{}",
         step.context()
     );
-    assert!(!step.stderr.contains("panicked"), "{}", step.context());
+    assert!(
+        !runner.workspace().join("out/pr-31/index.html").exists(),
+        "{}",
+        step.context()
+    );
+}
+
+/// A run that stops before its report still tells the workflow it failed.
+#[test]
+fn a_failed_start_still_sets_the_result_output() {
+    let mut runner = Runner::new();
+    let step = runner.step(
+        "pull_request",
+        &pr_event("opened", 32, SHA),
+        &[("state-store", "s4://nowhere"), ("github-token", "")],
+    );
+    assert_eq!(step.code, 2, "{}", step.context());
+    assert_eq!(step.stderr.lines().count(), 1, "{}", step.context());
+    let out = step.outputs();
+    assert_eq!(
+        out.get("result").map(String::as_str),
+        Some("failure"),
+        "{}",
+        step.context()
+    );
+    assert_eq!(out.get("urls").map(String::as_str), Some("[]"));
+    assert!(step.summary.contains("nowhere"), "{}", step.context());
 }
 
 /// Only github-token may declare a `default:`: the runner sends a declared
