@@ -374,11 +374,7 @@ impl GitStore {
     /// `git cat-file --batch` over `requests` (object names, one per line):
     /// each answer is `None` when the object is missing, else its type and
     /// contents.
-    fn cat_file(
-        &self,
-        w: &Work,
-        requests: &[String],
-    ) -> Result<Vec<Option<Object>>, StoreError> {
+    fn cat_file(&self, w: &Work, requests: &[String]) -> Result<Vec<Option<Object>>, StoreError> {
         if requests.is_empty() {
             return Ok(Vec::new());
         }

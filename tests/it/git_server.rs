@@ -55,6 +55,21 @@ pub fn git_with_input(dir: &Path, args: &[&str], input: Option<&[u8]>) -> String
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Where git keeps its helper programs (git-daemon, git-http-backend).
+fn exec_path(dir: &Path) -> PathBuf {
+    PathBuf::from(git(dir, &["--exec-path"]).trim())
+}
+
+/// lighttpd lives in /usr/sbin, which a non-root PATH may lack.
+fn lighttpd() -> PathBuf {
+    let sbin = Path::new("/usr/sbin/lighttpd");
+    if sbin.is_file() {
+        sbin.to_owned()
+    } else {
+        PathBuf::from("lighttpd")
+    }
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -93,10 +108,12 @@ pub struct GitDaemon {
 impl GitDaemon {
     pub fn start() -> Self {
         let base = tempfile::tempdir().expect("temp dir");
+        // git-daemon itself, not `git daemon`: the `git` wrapper would run
+        // it as a child, and killing the wrapper would leave it running.
+        let daemon = exec_path(base.path()).join("git-daemon");
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new("git")
-                .arg("daemon")
+            let mut child = Command::new(&daemon)
                 .arg(format!("--base-path={}", base.path().display()))
                 .args([
                     "--export-all",
@@ -110,7 +127,7 @@ impl GitDaemon {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("spawn git daemon (is git installed?)");
+                .unwrap_or_else(|e| panic!("spawning {}: {e}", daemon.display()));
             if wait_for_port(&mut child, port, "git daemon") {
                 return Self { child, port, base };
             }
@@ -174,8 +191,7 @@ impl HttpGit {
             "htpasswd: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let exec_path = git(dir.path(), &["--exec-path"]).trim().to_owned();
-        let backend = Path::new(&exec_path).join("git-http-backend");
+        let backend = exec_path(dir.path()).join("git-http-backend");
         assert!(backend.is_file(), "{} is missing", backend.display());
         for _ in 0..5 {
             let port = free_port();
@@ -204,7 +220,7 @@ $HTTP["url"] =~ "^/git" {{
                 ),
             )
             .expect("write lighttpd.conf");
-            let mut child = Command::new("lighttpd")
+            let mut child = Command::new(lighttpd())
                 .arg("-D")
                 .arg("-f")
                 .arg(&conf)
