@@ -136,12 +136,27 @@ impl fmt::Debug for GitStore {
     }
 }
 
-/// The store's private bare repository.
+/// The store's private bare repositories.
 struct Work {
+    /// Where stage refs are fetched (at depth 1, so it is shallow) and
+    /// commits are built.
     git: cli::Git,
-    /// Commits this repository holds, so a put on a version this store
-    /// read or wrote needs no fetch first.
+    /// Where pushes run from: it borrows `git`'s objects through
+    /// `objects/info/alternates` but is not shallow, so a push carries no
+    /// shallow commits. (Given shallow commits, git's receive-pack walks
+    /// from every ref on the server to place them: work that grows with the
+    /// number of stages, for commits the server has in full anyway; see
+    /// docs/state.md.) Each fetched tip that has parents gets a
+    /// `refs/replace/` graft without them here, so that git's own
+    /// fast-forward check stops at the tip instead of reading history this
+    /// store never fetched. `pack-objects` ignores replace refs, so what is
+    /// pushed are the real commits.
+    push: cli::Git,
+    /// Commits this store holds, so a put on a version this store read or
+    /// wrote needs no fetch first.
     known: HashSet<String>,
+    /// Shallow tips already grafted in `push`.
+    grafted: HashSet<String>,
     // Last: removed after `git` is done with it.
     _dir: tempfile::TempDir,
 }
@@ -236,11 +251,49 @@ impl GitStore {
         );
         git.run(&["init", "--bare", "--quiet"], None)
             .map_err(|f| self.unavailable(&f))?;
+        let push_dir = dir.path().join("push.git");
+        std::fs::create_dir(&push_dir)
+            .map_err(|e| StoreError::io(format!("creating {}", push_dir.display()), e))?;
+        let push = git.at_with_replace_refs(push_dir.clone());
+        push.run(&["init", "--bare", "--quiet"], None)
+            .map_err(|f| self.unavailable(&f))?;
+        let alternates = push_dir.join("objects").join("info").join("alternates");
+        let objects = git.git_dir().join("objects");
+        std::fs::write(&alternates, format!("{}\n", objects.display()))
+            .map_err(|e| StoreError::io(format!("writing {}", alternates.display()), e))?;
         Ok(Work {
             git,
+            push,
             known: HashSet::new(),
+            grafted: HashSet::new(),
             _dir: dir,
         })
+    }
+
+    /// Records `tip`, just fetched, as known, and grafts its parents away in
+    /// the push repository if the fetch left it shallow (see [`Work::push`]).
+    fn fetched(&self, w: &mut Work, tip: &str) -> Result<(), StoreError> {
+        w.known.insert(tip.to_owned());
+        if w.grafted.contains(tip) {
+            return Ok(());
+        }
+        let path = w.git.git_dir().join("shallow");
+        let shallow = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
+        };
+        if shallow.lines().any(|l| l.trim() == tip) {
+            match w.push.run(&["replace", "--graft", tip], None) {
+                Ok(_) => {}
+                // A root commit (shallow files list those too) has no
+                // parents to graft away.
+                Err(f) if f.stderr.contains("same as the old one") => {}
+                Err(f) => return Err(self.unavailable(&f)),
+            }
+            w.grafted.insert(tip.to_owned());
+        }
+        Ok(())
     }
 
     fn unavailable(&self, f: &cli::Failure) -> StoreError {
@@ -483,12 +536,12 @@ impl GitStore {
         args.push(self.url.as_str());
         args.push(refspec);
         let out = w
-            .git
+            .push
             .run_status(&args, None)
             .map_err(|f| self.unavailable(&f))?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let Some((flag, summary)) = push_status(&stdout, refname) else {
-            let f = w.git.failure(&args, &out);
+            let f = w.push.failure(&args, &out);
             return Err(if out.status.success() {
                 StoreError::Unavailable {
                     store: self.describe(),
@@ -508,7 +561,7 @@ impl GitStore {
                 store: self.describe(),
                 message: format!(
                     "the server refused to update {refname}: {summary}: {}",
-                    w.git.failure(&args, &out)
+                    w.push.failure(&args, &out)
                 ),
             }),
             // The remote already holds exactly this commit: an identical
@@ -535,7 +588,7 @@ impl StateStore for GitStore {
             }),
             Some(tip) => {
                 let snapshot = self.read_snapshot(w, &refname, &tip)?;
-                w.known.insert(tip.clone());
+                self.fetched(w, &tip)?;
                 Ok(Loaded {
                     snapshot,
                     version: Version(Some(tip)),
@@ -574,9 +627,7 @@ impl StateStore for GitStore {
                     // here to build on, and if the ref moved since, this
                     // write has already lost.
                     match self.fetch_tip(w, &refname)? {
-                        Some(tip) if tip == p => {
-                            w.known.insert(tip);
-                        }
+                        Some(tip) if tip == p => self.fetched(w, &tip)?,
                         _ => return Err(conflict()),
                     }
                 }

@@ -123,6 +123,9 @@ impl GitDaemon {
                 ])
                 .arg(format!("--port={port}"))
                 .arg(base.path())
+                // Profiling aid: `GIT_DAEMON_TRACE2=/tmp/x.perf cargo bench …`
+                // records where the server side spends its time.
+                .envs(std::env::var_os("GIT_DAEMON_TRACE2").map(|p| ("GIT_TRACE2_PERF", p)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

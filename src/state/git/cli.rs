@@ -55,6 +55,8 @@ pub struct Git {
     /// The remote as shown to people (no credentials), and as passed to git.
     shown_url: String,
     url: String,
+    /// Whether `refs/replace/` grafts apply (only in the push repository).
+    replace_refs: bool,
 }
 
 /// What a finished git command left behind.
@@ -107,11 +109,26 @@ impl Git {
             secrets,
             shown_url,
             url,
+            replace_refs: false,
         }
     }
 
     pub fn git_dir(&self) -> &Path {
         &self.git_dir
+    }
+
+    /// The same settings for another repository, where `refs/replace/`
+    /// grafts apply.
+    pub fn at_with_replace_refs(&self, git_dir: PathBuf) -> Self {
+        Self {
+            program: self.program.clone(),
+            git_dir,
+            config: self.config.clone(),
+            secrets: self.secrets.clone(),
+            shown_url: self.shown_url.clone(),
+            url: self.url.clone(),
+            replace_refs: true,
+        }
     }
 
     /// Replaces anything secret in `text` with `***`.
@@ -139,7 +156,6 @@ impl Git {
             .env("GIT_ASKPASS", "")
             .env("SSH_ASKPASS", "")
             .env("GIT_ALLOW_PROTOCOL", "https:http:git:ssh:file")
-            .env("GIT_NO_REPLACE_OBJECTS", "1")
             // Stalled HTTP transfers end instead of hanging the run.
             .env("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
             .env("GIT_HTTP_LOW_SPEED_TIME", "60")
@@ -147,6 +163,11 @@ impl Git {
             .env("LC_ALL", "C")
             .env("LANGUAGE", "")
             .env("GIT_CONFIG_COUNT", self.config.len().to_string());
+        if self.replace_refs {
+            cmd.env_remove("GIT_NO_REPLACE_OBJECTS");
+        } else {
+            cmd.env("GIT_NO_REPLACE_OBJECTS", "1");
+        }
         for (i, (k, v)) in self.config.iter().enumerate() {
             cmd.env(format!("GIT_CONFIG_KEY_{i}"), k)
                 .env(format!("GIT_CONFIG_VALUE_{i}"), v.expose_secret());
