@@ -15,7 +15,8 @@
 //!
 //! - a run with the git store, each time a fresh `GitStore` with an empty
 //!   work folder (a fresh CI job): `load` (restore), `put` (take the lock),
-//!   `put` (final write) of `pr-1`;
+//!   `put` (final write), on `pr-1` (the worst case: history, and a name
+//!   that begins many others) and on the newest stage;
 //! - `list` and `records` (what `cleanup`/`status` use);
 //! - the single branch: a depth-1, no-checkout clone of its tip (the least
 //!   a run would fetch in that design) and a plain `git clone` of it.

@@ -77,6 +77,7 @@ const AUTH_MARKERS: &[&str] = &[
 ];
 
 /// How to reach the repository that holds the state.
+#[derive(Clone)]
 pub struct GitStoreOptions {
     /// The remote, e.g. `https://github.com/OWNER/REPO.git`, without
     /// credentials in it.
