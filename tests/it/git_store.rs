@@ -533,3 +533,67 @@ fn the_token_path_over_smart_http() {
     let after = git(&repo, &["rev-parse", "refs/alchemy-ci/stages/pr-12"]);
     assert_eq!(after, tip);
 }
+
+#[test]
+fn removing_an_absent_stage_conflicts_only_if_it_exists() {
+    let d = Daemon::new();
+    let s = stage("pr-2");
+    d.git_store()
+        .remove(&s, &Version::ABSENT)
+        .expect("nothing to remove");
+    let v = d
+        .git_store()
+        .put(&s, &snapshot("pr-2", "x"), &Version::ABSENT, "put")
+        .expect("put");
+    let stale = d.git_store().remove(&s, &Version::ABSENT);
+    assert!(
+        matches!(stale, Err(StoreError::Conflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(d.server_tip("pr-2"), v.0);
+}
+
+#[test]
+fn a_stage_removed_after_it_was_read_is_recreated_by_the_write() {
+    // Deliberate (docs/state.md): a plain push cannot refuse to create a
+    // ref, and the run's state describes resources that exist.
+    let d = Daemon::new();
+    let s = stage("pr-3");
+    let v1 = d
+        .git_store()
+        .put(&s, &snapshot("pr-3", "one"), &Version::ABSENT, "one")
+        .expect("put");
+    let run = d.git_store();
+    let read = run.load(&s).expect("load");
+    assert_eq!(read.version, v1);
+    d.git_store().remove(&s, &v1).expect("remove");
+    assert_eq!(d.server_tip("pr-3"), None);
+    let v2 = run
+        .put(&s, &snapshot("pr-3", "late"), &read.version, "late")
+        .expect("put after removal");
+    assert_eq!(d.server_tip("pr-3"), v2.0);
+    let parent = git(
+        &d.repo,
+        &[
+            "rev-parse",
+            &format!("{}^", v2.0.as_deref().unwrap_or_default()),
+        ],
+    );
+    assert_eq!(Some(parent.trim()), v1.0.as_deref());
+}
+
+#[test]
+fn failures_name_the_command_and_the_directory() {
+    let d = Daemon::new();
+    // A repository the daemon does not serve.
+    let store = GitStore::new(GitStoreOptions::new(d.server.url("missing.git"))).expect("valid");
+    match store.list() {
+        Err(StoreError::Unavailable { store, message }) => {
+            assert!(store.contains("missing.git"), "{store}");
+            assert!(message.contains("`git ls-remote"), "{message}");
+            assert!(message.contains("alchemy-ci-git-"), "{message}");
+            assert!(message.contains("exited with"), "{message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}

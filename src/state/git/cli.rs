@@ -269,3 +269,29 @@ fn clip(text: &str, max: usize) -> String {
     }
     format!("{}…", &text[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_reach_messages() {
+        let git = Git::new(
+            PathBuf::from("git"),
+            PathBuf::from("/tmp/x.git"),
+            "https://h/r.git".into(),
+            "https://h/r.git".into(),
+            Vec::new(),
+            vec![
+                SecretString::from("tok123".to_owned()),
+                SecretString::from("dG9rMTIz".to_owned()),
+            ],
+        );
+        assert_eq!(
+            git.scrub("fatal: tok123 and dG9rMTIz"),
+            "fatal: *** and ***"
+        );
+        assert_eq!(git.shown(&["fetch", "tok123"]), "git fetch ***");
+        assert!(clip(&"é".repeat(10), 5).ends_with('…'));
+    }
+}
