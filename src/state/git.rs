@@ -311,13 +311,13 @@ impl GitStore {
         let lower = f.stderr.to_ascii_lowercase();
         if AUTH_MARKERS.iter().any(|m| lower.contains(m)) {
             let hint = if self.token.is_some() {
-                "the token was refused or lacks permission (contents: write)"
+                "the server refused the token, or it lacks permission (pushes need contents: write)"
             } else {
-                "no token was given"
+                "the server wants credentials and no token was given"
             };
             StoreError::Auth {
                 store: self.url.clone(),
-                message: format!("authentication failed, {hint}: {f}"),
+                message: format!("{hint}; {f}"),
             }
         } else {
             self.unavailable(f)
