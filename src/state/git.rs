@@ -10,10 +10,11 @@
 //! docs/state.md for the layout and for why the transport is the git
 //! command line (protocol v2 ref prefixes) rather than libgit2.
 //!
-//! Each store keeps a private bare repository in a temporary folder,
-//! created on first use and removed when the store is dropped. Calls on one
-//! store are serialised; separate stores (separate runs) share nothing but
-//! the remote.
+//! Each store keeps two private bare repositories (one to fetch into and
+//! build commits in, one to push from; see [`Work`]) in a temporary
+//! folder, created on first use and removed when the store is dropped.
+//! Calls on one store are serialised; separate stores (separate runs) share
+//! nothing but the remote.
 
 mod cli;
 
