@@ -11,7 +11,7 @@
 //! command line (protocol v2 ref prefixes) rather than libgit2.
 //!
 //! Each store keeps two private bare repositories (one to fetch into and
-//! build commits in, one to push from; see [`Work`]) in a temporary
+//! build commits in, one to push from; see docs/state.md) in a temporary
 //! folder, created on first use and removed when the store is dropped.
 //! Calls on one store are serialised; separate stores (separate runs) share
 //! nothing but the remote.
