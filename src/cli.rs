@@ -234,6 +234,15 @@ pub struct ConfigArgs {
     /// The Alchemy profile (credentials), independent of the stage [default: none].
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
+    /// Keep git state in this repository (OWNER/REPO or a URL) [default: none].
+    #[arg(long, value_name = "REPO")]
+    pub state_repo: Option<String>,
+    /// Token for state-repo (prefer INPUT_STATE-TOKEN) [default: none].
+    #[arg(long, value_name = "TOKEN")]
+    pub state_token: Option<String>,
+    /// Where stage refs live in the git store [default: refs/alchemy-ci/stages/].
+    #[arg(long, value_name = "PREFIX")]
+    pub state_ref_prefix: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -241,7 +250,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 23] = [
+        let pairs: [(&'static str, &Option<String>); 26] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -264,6 +273,9 @@ impl ConfigArgs {
             ("max-parallel", &self.max_parallel),
             ("tombstone-days", &self.tombstone_days),
             ("profile", &self.profile),
+            ("state-repo", &self.state_repo),
+            ("state-token", &self.state_token),
+            ("state-ref-prefix", &self.state_ref_prefix),
             ("config", &self.config),
         ];
         FlagValues(

@@ -21,6 +21,7 @@ use crate::github::forge::{Forge, GitHub};
 use crate::plan::{Facts, Plan, RecordFacts, RunContext, StepKind};
 use crate::record::RecordStatus;
 use crate::state::dir::DirStore;
+use crate::state::git::{GitStore, GitStoreOptions};
 use crate::state::lease::{Holder, LeaseOptions};
 use crate::state::{Snapshot, StateStore};
 
@@ -54,7 +55,10 @@ impl Session {
         let cancel = Cancel::install()
             .map_err(|e| CliError::Failed(format!("cannot watch for signals: {e}")))?;
         let actions = Actions::from_env(env);
-        if let Some(t) = &config.github_token {
+        for t in [&config.github_token, &config.state_token]
+            .into_iter()
+            .flatten()
+        {
             actions.mask(t.expose_secret());
         }
         for name in &config.mask_env {
@@ -63,7 +67,7 @@ impl Session {
             }
         }
         let app_dir = app_dir(&config)?;
-        let store = open_store(&config)?;
+        let store = open_store(&config, env)?;
         let run = run_context(env, event);
         let forge = open_forge(&config, env, &run.repository)?;
         let alchemy = alchemy::detect(&config.alchemy_command, &app_dir);
@@ -185,12 +189,34 @@ fn app_dir(config: &Config) -> Result<PathBuf, CliError> {
     Ok(abs)
 }
 
-fn open_store(config: &Config) -> Result<Box<dyn StateStore>, CliError> {
+fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliError> {
     match &config.state_store {
         StateStoreSpec::Dir(p) => Ok(Box::new(DirStore::new(p))),
-        StateStoreSpec::Git => Err(CliError::Usage(
-            "state-store git is not available in this version; use state-store dir:<path>".into(),
-        )),
+        StateStoreSpec::Git => {
+            let server =
+                var(env, "GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+            let url = match (&config.state_repo, var(env, "GITHUB_REPOSITORY")) {
+                (Some(r), _) if r.contains("://") => r.clone(),
+                (Some(r), _) => format!("{}/{r}.git", server.trim_end_matches('/')),
+                (None, Some(r)) => format!("{}/{r}.git", server.trim_end_matches('/')),
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "state-store git needs a repository: set GITHUB_REPOSITORY or the state-repo input".into(),
+                    ))
+                }
+            };
+            let token = config
+                .state_token
+                .clone()
+                .or_else(|| config.github_token.clone());
+            let store = GitStore::new(GitStoreOptions {
+                url,
+                token,
+                ref_prefix: config.state_ref_prefix.clone(),
+            })
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+            Ok(Box::new(store))
+        }
     }
 }
 

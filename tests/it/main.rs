@@ -1,5 +1,6 @@
 //! End-to-end tests of the `alchemy-ci` binary, compiled into one test binary.
 
+mod git_server;
 mod support;
 
 mod action_contract;
@@ -9,6 +10,8 @@ mod cleanup;
 mod decide;
 mod fake_github;
 mod fake_github_selftest;
+mod git_e2e;
+mod git_store;
 mod github;
 mod injection;
 mod inputs;
