@@ -204,10 +204,10 @@ pub struct ConfigArgs {
     /// git (default), dir:<path> or s3://bucket/prefix.
     #[arg(long, value_name = "STORE")]
     pub state_store: Option<String>,
-    /// Endpoint of an s3:// state store that is not AWS (R2, MinIO) [default: AWS].
+    /// Endpoint of an s3:// state store that is not AWS (R2, MinIO) [default: none].
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
-    /// Region of an s3:// state store's bucket, `auto` for R2 [default: AWS_REGION or us-east-1].
+    /// Region of an s3:// state store's bucket, `auto` for R2 [default: none].
     #[arg(long, value_name = "REGION")]
     pub s3_region: Option<String>,
     /// Stop an Alchemy run after this many minutes [default: 60].
@@ -228,7 +228,7 @@ pub struct ConfigArgs {
     /// Names of environment variables whose values are masked in logs.
     #[arg(long, value_name = "NAMES")]
     pub mask_env: Option<String>,
-    /// The sweep destroys PR stages last deployed longer ago, e.g. 14d [default: off].
+    /// The sweep destroys PR stages last deployed longer ago, e.g. 14d [default: none].
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
     /// How many destroys the sweep runs at once [default: 2].
@@ -240,6 +240,15 @@ pub struct ConfigArgs {
     /// The Alchemy profile (credentials), independent of the stage [default: none].
     #[arg(long, value_name = "PROFILE")]
     pub profile: Option<String>,
+    /// Keep git state in this repository (OWNER/REPO or a URL) [default: none].
+    #[arg(long, value_name = "REPO")]
+    pub state_repo: Option<String>,
+    /// Token for state-repo (prefer INPUT_STATE-TOKEN) [default: none].
+    #[arg(long, value_name = "TOKEN")]
+    pub state_token: Option<String>,
+    /// Where stage refs live in the git store [default: refs/alchemy-ci/stages/].
+    #[arg(long, value_name = "PREFIX")]
+    pub state_ref_prefix: Option<String>,
     /// The config file [default: alchemy-ci.yml or .github/alchemy-ci.yml].
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
@@ -247,7 +256,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 25] = [
+        let pairs: [(&'static str, &Option<String>); 28] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -272,6 +281,9 @@ impl ConfigArgs {
             ("max-parallel", &self.max_parallel),
             ("tombstone-days", &self.tombstone_days),
             ("profile", &self.profile),
+            ("state-repo", &self.state_repo),
+            ("state-token", &self.state_token),
+            ("state-ref-prefix", &self.state_ref_prefix),
             ("config", &self.config),
         ];
         FlagValues(

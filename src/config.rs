@@ -42,6 +42,9 @@ pub const INPUTS: &[&str] = &[
     "max-parallel",
     "tombstone-days",
     "profile",
+    "state-repo",
+    "state-token",
+    "state-ref-prefix",
     "config",
 ];
 
@@ -50,7 +53,7 @@ pub const FILE_ONLY: &[&str] = &["profiles", "env"];
 
 /// Inputs that make no sense inside the config file itself: where the file
 /// is, and a secret that must never be committed.
-const NOT_IN_FILE: &[&str] = &["config", "github-token"];
+const NOT_IN_FILE: &[&str] = &["config", "github-token", "state-token"];
 
 /// Config file locations, relative to the repository root, tried in order.
 pub const CONFIG_FILES: &[&str] = &["alchemy-ci.yml", ".github/alchemy-ci.yml"];
@@ -164,6 +167,14 @@ pub struct Config {
     pub tombstone_retention: std::time::Duration,
     /// The Alchemy profile for every stage, when set.
     pub profile: Option<String>,
+    /// The repository holding git state, when not this one: `OWNER/REPO` or
+    /// a URL.
+    pub state_repo: Option<String>,
+    /// The token for `state-repo` (else `github-token`).
+    #[serde(skip)]
+    pub state_token: Option<secrecy::SecretString>,
+    /// Where stage refs live in the git store.
+    pub state_ref_prefix: String,
     /// Per-stage profiles from the config file, in file order.
     pub profiles: Vec<(String, String)>,
     /// Per-stage environment from the config file, in file order.
@@ -498,10 +509,35 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         None => Vec::new(),
     };
 
+    let state_repo = get("state-repo")
+        .map(|s| text(s, "state-repo"))
+        .transpose()?
+        .filter(|r| !r.is_empty());
+    if let (Some(r), Some(s)) = (&state_repo, get("state-repo")) {
+        let plain = r.split('/').count() == 2
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        if !plain && !r.contains("://") {
+            return Err(s.err(
+                "state-repo",
+                format!("expected OWNER/REPO or a URL, got {r:?}"),
+            ));
+        }
+    }
+
     Ok(Config {
         command,
         timeout,
         profile,
+        state_repo,
+        state_token: get("state-token")
+            .map(|s| text(s, "state-token"))
+            .transpose()?
+            .map(secrecy::SecretString::from),
+        state_ref_prefix: get("state-ref-prefix")
+            .map(|s| text(s, "state-ref-prefix"))
+            .transpose()?
+            .unwrap_or_else(|| crate::state::git::DEFAULT_REF_PREFIX.to_owned()),
         profiles,
         stage_env,
         ttl,

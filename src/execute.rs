@@ -508,6 +508,22 @@ impl StageRun<'_> {
         };
         let now = Timestamp::now().human();
         let run_url = self.rt.run_url.clone();
+        // The branch stage a merge deploys to, when this store holds it.
+        let merged = self
+            .plan
+            .merged_into
+            .as_ref()
+            .filter(|_| status == CommentStatus::Destroyed)
+            .map(|s| {
+                let url = self
+                    .rt
+                    .store
+                    .load(s)
+                    .ok()
+                    .and_then(|l| l.snapshot.record)
+                    .and_then(|r| r.urls.first().map(|u| u.url.clone()));
+                (s, url)
+            });
         let body = comment::render(&CommentInput {
             stage: &self.stage,
             status,
@@ -518,6 +534,7 @@ impl StageRun<'_> {
             updated_at: Some(&now),
             log_tail: log_tail.as_deref(),
             removed: &removed,
+            merged_into: merged.as_ref().map(|(s, u)| (*s, u.as_deref())),
         });
         if let Err(e) = forge.upsert_comment(number, &self.stage, &body) {
             self.forge_warning("update the PR comment", &e);

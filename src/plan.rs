@@ -216,6 +216,9 @@ pub struct Plan {
     pub pr: Option<PrNumber>,
     /// The commit a deploy deploys: the PR's head or the pushed commit.
     pub commit: Option<CommitSha>,
+    /// For a merged PR: the stage its base branch deploys to, whose URL the
+    /// PR's last comment links.
+    pub merged_into: Option<Stage>,
     /// Things the user must know before this runs.
     pub warnings: Vec<String>,
     /// Guards that could not run for lack of facts.
@@ -665,6 +668,7 @@ impl Decider<'_> {
                     updated_at: None,
                     log_tail: None,
                     removed: &[],
+                    merged_into: None,
                 }))
             }
             _ => None,
@@ -690,6 +694,9 @@ impl Decider<'_> {
                 merged: p.merged,
             }),
             commit,
+            merged_into: pr
+                .filter(|p| p.merged && p.action == PrAction::Closed)
+                .and_then(|p| config.branches.get(&p.base_ref).cloned()),
             warnings,
             unchecked: if runs_stage {
                 self.unchecked
@@ -866,6 +873,7 @@ pub fn sweep_destroy(
         pull_request: None,
         pr,
         commit: None,
+        merged_into: None,
         warnings: Vec::new(),
         unchecked: Vec::new(),
         alchemy: Some(facts.alchemy.clone()),

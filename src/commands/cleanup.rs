@@ -133,6 +133,21 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
     if let Err(e) = session.actions.summary(&summary) {
         tracing::warn!("could not write the job summary: {e}");
     }
+    let result = if outcomes.failed.is_empty() {
+        "success"
+    } else {
+        "failure"
+    };
+    let outputs = [
+        ("stage", String::new()),
+        ("action", "cleanup".to_owned()),
+        ("result", result.to_owned()),
+        ("url", String::new()),
+        ("urls", "[]".to_owned()),
+    ];
+    if let Err(e) = session.actions.set_outputs(&outputs) {
+        tracing::warn!("could not write the step outputs: {e}");
+    }
     if outcomes.failed.is_empty() {
         Ok(0)
     } else {

@@ -14,6 +14,26 @@ use crate::plan::{self, Action, Facts, Plan};
 use crate::render;
 
 pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
+    let result = run_inner(args, env);
+    if let Err(e) = &result {
+        // The workflow reads `result` whatever happened; an empty output
+        // would read as neither success nor failure.
+        let actions = Actions::from_env(env);
+        let outputs = [
+            ("result", "failure".to_owned()),
+            ("url", String::new()),
+            ("urls", "[]".to_owned()),
+        ];
+        let _ = actions.set_outputs(&outputs);
+        let _ = actions.summary(&format!(
+            "### alchemy-ci: the run did not start\n\n{}\n",
+            crate::github::markdown::text(&e.to_string())
+        ));
+    }
+    result
+}
+
+fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
     let (event, config) = load_inputs(&args.event, &args.config, env)?;
     let session = Session::open(config, env, &event)?;
     let mut facts = session.facts();
@@ -155,6 +175,7 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         updated_at: Some(&now),
         log_tail: log.as_deref(),
         removed: &report.remaining,
+        merged_into: None,
     });
     // The marker only identifies PR comments.
     body.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"

@@ -21,11 +21,17 @@ use crate::github::forge::{Forge, GitHub};
 use crate::plan::{Facts, Plan, RecordFacts, RunContext, StepKind};
 use crate::record::RecordStatus;
 use crate::state::dir::DirStore;
+use crate::state::git::{GitStore, GitStoreOptions};
 use crate::state::lease::{Holder, LeaseOptions};
 use crate::state::{Snapshot, StateStore};
 
 /// Between SIGTERM and SIGKILL when Alchemy is stopped.
 pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The same under Actions, where a cancelled job gets SIGINT, then SIGTERM
+/// some 7.5 s later, then is killed: Alchemy must stop early enough to leave
+/// time for saving the state.
+pub const ACTIONS_GRACE: Duration = Duration::from_secs(4);
 
 pub struct Session {
     pub config: Config,
@@ -49,7 +55,10 @@ impl Session {
         let cancel = Cancel::install()
             .map_err(|e| CliError::Failed(format!("cannot watch for signals: {e}")))?;
         let actions = Actions::from_env(env);
-        if let Some(t) = &config.github_token {
+        for t in [&config.github_token, &config.state_token]
+            .into_iter()
+            .flatten()
+        {
             actions.mask(t.expose_secret());
         }
         for name in &config.mask_env {
@@ -124,7 +133,11 @@ impl Session {
             app_dir,
             flavor: self.alchemy.flavor.clone(),
             timeout: self.config.timeout,
-            grace: GRACE,
+            grace: if self.actions.active {
+                ACTIONS_GRACE
+            } else {
+                GRACE
+            },
             cancel: &self.cancel,
             actions: &self.actions,
             outputs_file: self.config.outputs_file.clone(),
@@ -206,9 +219,31 @@ fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliErro
             })?;
             Ok(Box::new(store))
         }
-        StateStoreSpec::Git => Err(CliError::Usage(
-            "state-store git is not available in this version; use state-store dir:<path>".into(),
-        )),
+        StateStoreSpec::Git => {
+            let server =
+                var(env, "GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
+            let url = match (&config.state_repo, var(env, "GITHUB_REPOSITORY")) {
+                (Some(r), _) if r.contains("://") => r.clone(),
+                (Some(r), _) => format!("{}/{r}.git", server.trim_end_matches('/')),
+                (None, Some(r)) => format!("{}/{r}.git", server.trim_end_matches('/')),
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "state-store git needs a repository: set GITHUB_REPOSITORY or the state-repo input".into(),
+                    ))
+                }
+            };
+            let token = config
+                .state_token
+                .clone()
+                .or_else(|| config.github_token.clone());
+            let store = GitStore::new(GitStoreOptions {
+                url,
+                token,
+                ref_prefix: config.state_ref_prefix.clone(),
+            })
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+            Ok(Box::new(store))
+        }
     }
 }
 

@@ -63,6 +63,8 @@ pub struct CommentInput<'a> {
     pub log_tail: Option<&'a str>,
     /// What a destroy removed, or, when it failed, what is left.
     pub removed: &'a [String],
+    /// For a merged PR: the stage the merge deploys to, and its URL.
+    pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
 }
 
 /// Renders the comment body. The status, stage and URLs always fit; only
@@ -95,6 +97,12 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     if let Some(run) = c.run_url.and_then(markdown::url) {
         let _ = writeln!(out, "| **Logs** | [workflow run]({run}) |");
+    }
+    if let Some((stage, url)) = c.merged_into {
+        let link = url
+            .map(|u| format!(" at {}", markdown::link(u)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "| **Merged into** | `{stage}`{link} |");
     }
     if let Some(at) = c.updated_at {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
@@ -185,6 +193,7 @@ mod tests {
             updated_at: None,
             log_tail: Some(&log),
             removed: &[],
+            merged_into: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -207,6 +216,7 @@ mod tests {
             updated_at: None,
             log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
             removed: &[],
+            merged_into: None,
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));

@@ -8,6 +8,7 @@
 
 pub mod dir;
 pub mod files;
+pub mod git;
 pub mod lease;
 pub mod s3;
 

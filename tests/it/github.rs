@@ -526,3 +526,36 @@ fn github_failures_never_fail_a_deploy() {
         out.context()
     );
 }
+
+#[test]
+fn a_merged_pr_links_the_stage_it_merged_into() {
+    let fake = fake();
+    let app = App::new();
+    let sha = FakeGitHub::sha("merge");
+    let mut push = crate::support::fixture("push.json");
+    push["ref"] = serde_json::json!("refs/heads/master");
+    push["after"] = serde_json::json!(sha);
+    let push = app.dir.write_json("events/push.json", &push);
+    let branches = [("INPUT_BRANCHES", "master:prod")];
+    run(&app, &fake, &push, &branches).ok();
+
+    fake.set_pull(OWNER, REPO, 25, PullState::Open, &sha);
+    run(&app, &fake, &app.event("o", "opened", 25, &sha), &branches).ok();
+    fake.set_pull(OWNER, REPO, 25, PullState::Merged, &sha);
+    let mut closed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(app.event("c", "closed", 25, &sha)).expect("read"))
+            .expect("json");
+    closed["pull_request"]["merged"] = serde_json::json!(true);
+    let closed = app.dir.write_json("events/merged.json", &closed);
+    run(&app, &fake, &closed, &branches).ok();
+    let body = &fake.comments(OWNER, REPO, 25)[0].body;
+    assert!(body.contains("Destroyed"), "{body}");
+    assert!(
+        body.contains("| **Merged into** | `prod` at [https\\://prod\\.web\\.example\\.test/](https://prod.web.example.test/) |"),
+        "{body}"
+    );
+    assert!(
+        !app.snapshot("prod").files.is_empty(),
+        "the merge target is untouched"
+    );
+}

@@ -1,16 +1,21 @@
 //! End-to-end tests of the `alchemy-ci` binary, compiled into one test binary.
 
+mod git_server;
 mod support;
 
+mod action_contract;
 mod alchemy_e2e;
 mod bad_input;
 mod cleanup;
 mod decide;
 mod fake_github;
 mod fake_github_selftest;
+mod git_e2e;
+mod git_store;
 mod github;
 mod injection;
 mod inputs;
+mod lint_gates;
 mod s3_server;
 mod s3_store;
 mod snapshots;

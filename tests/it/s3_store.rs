@@ -780,3 +780,35 @@ fn the_cli_reads_an_s3_store_with_credentials_from_the_environment_only() {
     assert!(!out.stderr.contains("not-the-secret-1234"));
     assert!(!out.stdout.contains("not-the-secret-1234"));
 }
+
+#[test]
+fn bad_s3_inputs_are_refused_before_anything_runs() {
+    let dir = Dir::new();
+    let event = dir.write_json(
+        "event.json",
+        &crate::support::fixture("pull_request.closed.json"),
+    );
+    let ev = event.display().to_string();
+    for (flags, needles) in [
+        (
+            vec!["--state-store", "s3://Not_A_Bucket/x"],
+            vec!["--state-store", "not a bucket name"],
+        ),
+        (
+            vec!["--state-store", "s3://bucket/../x"],
+            vec!["--state-store", "not a key prefix"],
+        ),
+        (
+            vec!["--s3-endpoint", "ftp://minio.example"],
+            vec!["--s3-endpoint", "https://"],
+        ),
+        (
+            vec!["--s3-region", "us east 1"],
+            vec!["--s3-region", "us east 1"],
+        ),
+    ] {
+        let mut args = vec!["simulate", "--event", ev.as_str()];
+        args.extend_from_slice(&flags);
+        dir.run(&args).bad_input(&needles);
+    }
+}
