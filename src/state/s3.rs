@@ -697,7 +697,9 @@ impl S3Store {
         match written {
             Ok(_) => {}
             Err(
-                object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. },
+                object_store::Error::Precondition { .. }
+                | object_store::Error::AlreadyExists { .. }
+                | object_store::Error::NotFound { .. },
             ) => match self.etag_if_ours(stage, &tombstone).await {
                 Ok(_) => {}
                 Err(_) => return Err(Self::conflict(stage)),
