@@ -4,11 +4,10 @@
 //!
 //! Run: `cargo bench --bench sweep`. Numbers go in docs/BENCHMARKS.md.
 
+// The same real servers the tests use; both allow their own dead code.
 #[path = "../tests/it/fake_github/mod.rs"]
-#[allow(dead_code, clippy::all)]
 mod fake_github;
 #[path = "../tests/it/git_server.rs"]
-#[allow(dead_code)]
 mod git_server;
 
 use std::collections::BTreeMap;
