@@ -10,7 +10,7 @@ use alchemy_ci::state::dir::DirStore;
 use alchemy_ci::state::{Snapshot, StateStore};
 use serde_json::{json, Value};
 
-use crate::support::{fixture, Dir, Output};
+use crate::support::{fixture, node_modules, Dir, Output};
 
 /// The app every test deploys. Its resources are driven by environment
 /// variables so one program covers success, failure, slowness, replacement
@@ -58,17 +58,6 @@ if (env.SLEEP) {
 
 await app.finalize();
 "#;
-
-fn node_modules() -> PathBuf {
-    let p = std::env::var_os("ALCHEMY_CI_TEST_NODE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    assert!(
-        p.join(".bin/alchemy").exists(),
-        "ALCHEMY_CI_TEST_NODE_MODULES must point at node_modules with alchemy and bun: run the tests with scripts/test"
-    );
-    p
-}
 
 pub struct App {
     pub dir: Dir,
