@@ -18,5 +18,6 @@ mod inputs;
 mod lint_gates;
 mod snapshots;
 mod stage_model;
+mod state_safety;
 mod store_contract;
 mod webhooks;
