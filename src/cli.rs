@@ -99,6 +99,9 @@ pub struct StatusArgs {
     /// Print one JSON array.
     #[arg(long)]
     pub json: bool,
+    /// First run every deployed stage in Alchemy's read phase to refresh its URLs.
+    #[arg(long)]
+    pub refresh: bool,
     #[command(flatten)]
     pub config: ConfigArgs,
 }

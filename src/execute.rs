@@ -277,7 +277,11 @@ impl StageRun<'_> {
                 ))
             }
             StepKind::SaveState { .. } => {
-                if self.finished.is_some() || self.restored {
+                // Only a run that started can have changed the state. When
+                // it never started (a restore that broke half-way, a program
+                // that would not spawn), the working tree may hold a partial
+                // copy, and the stored files stay the truth.
+                if self.finished.is_some() {
                     self.collect()?;
                 }
                 Ok(())

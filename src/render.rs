@@ -107,14 +107,14 @@ fn describe(s: &Step) -> String {
         StepKind::RestoreState { stage, store } => {
             format!("restore only stage {stage}'s state into .alchemy/ from {store}")
         }
-        StepKind::Comment { status } => format!("post or update the PR comment: {}", status_word(*status)),
+        StepKind::Comment { status } => format!("post or update the PR comment: {}", status.as_str()),
         StepKind::CommentResult {
             on_success,
             on_failure,
         } => format!(
             "update the PR comment: {} or {}",
-            status_word(*on_success),
-            status_word(*on_failure)
+            on_success.as_str(),
+            on_failure.as_str()
         ),
         StepKind::CreateDeployment { environment } => {
             format!("create a GitHub deployment for environment {environment} (in progress)")
@@ -181,18 +181,6 @@ fn describe(s: &Step) -> String {
         format!("{text} (always, even after a failure)")
     } else {
         text
-    }
-}
-
-fn status_word(s: crate::github::comment::CommentStatus) -> &'static str {
-    use crate::github::comment::CommentStatus as C;
-    match s {
-        C::Deploying => "deploying",
-        C::Deployed => "deployed",
-        C::Failed => "failed",
-        C::Destroying => "destroying",
-        C::Destroyed => "destroyed",
-        C::DestroyFailed => "destroy failed",
     }
 }
 

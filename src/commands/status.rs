@@ -9,12 +9,54 @@ use crate::cli::CliError;
 use crate::render::term;
 use crate::time::Timestamp;
 
-/// `alchemy-ci status`.
+/// `alchemy-ci status [--refresh]`.
 pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, CliError> {
     let config = super::load_config(&args.config, env)?;
     let event = super::manual_event("status", env);
-    let session = Session::open(config, env, &event)?;
-    show(&session, args.json)
+    let mut session = Session::open(config, env, &event)?;
+    session.json = args.json;
+    let refreshed = if args.refresh {
+        refresh(&mut session, env)?
+    } else {
+        0
+    };
+    let code = show(&session, args.json)?;
+    Ok(if refreshed > 0 { 1 } else { code })
+}
+
+/// Runs the read phase for every deployed stage, so the URLs shown are
+/// current; returns how many could not be read.
+fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CliError> {
+    let deployed: Vec<_> = session
+        .store
+        .records()?
+        .into_iter()
+        .filter_map(|(stage, r)| match r {
+            Ok(Some(r)) if r.status == crate::record::RecordStatus::Deployed => Some(stage),
+            _ => None,
+        })
+        .collect();
+    let mut failed = 0;
+    for stage in deployed {
+        session.config.command = crate::config::Command::Read;
+        session.config.stage = Some(stage.clone());
+        let event = super::manual_event("read", env);
+        let mut facts = session.facts();
+        facts.record = Some(crate::plan::RecordFacts::Present {
+            status: crate::record::RecordStatus::Deployed,
+            tombstone: false,
+        });
+        let plan = crate::plan::decide(&event, &session.config, &facts)?;
+        let ok = session
+            .preflight(&plan)
+            .and_then(|()| session.execute(&plan, session.app_dir.clone()))
+            .is_ok_and(|r| r.result == crate::execute::Outcome::Success);
+        if !ok {
+            failed += 1;
+            session.say(&format!("could not read stage {stage}\n"));
+        }
+    }
+    Ok(failed)
 }
 
 pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {

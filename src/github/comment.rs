@@ -16,27 +16,17 @@ pub fn marker(stage: &Stage) -> String {
     format!("<!-- alchemy-ci:stage={stage} -->")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CommentStatus {
-    Deploying,
-    Deployed,
-    Failed,
-    Destroying,
-    Destroyed,
-    DestroyFailed,
-}
+/// A comment shows the stage's status, the same as its record's.
+pub use crate::record::RecordStatus as CommentStatus;
 
-impl CommentStatus {
-    fn headline(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Deploying => ("🚧", "Deploying"),
-            Self::Deployed => ("✅", "Deployed"),
-            Self::Failed => ("❌", "Deploy failed"),
-            Self::Destroying => ("🧹", "Destroying"),
-            Self::Destroyed => ("🗑️", "Destroyed"),
-            Self::DestroyFailed => ("⚠️", "Destroy failed"),
-        }
+fn headline(s: CommentStatus) -> (&'static str, &'static str) {
+    match s {
+        CommentStatus::Deploying => ("🚧", "Deploying"),
+        CommentStatus::Deployed => ("✅", "Deployed"),
+        CommentStatus::Failed => ("❌", "Deploy failed"),
+        CommentStatus::Destroying => ("🧹", "Destroying"),
+        CommentStatus::Destroyed => ("🗑️", "Destroyed"),
+        CommentStatus::DestroyFailed => ("⚠️", "Destroy failed"),
     }
 }
 
@@ -70,7 +60,7 @@ pub struct CommentInput<'a> {
 /// Renders the comment body. The status, stage and URLs always fit; only
 /// the log block is shortened to stay under GitHub's limit.
 pub fn render(c: &CommentInput<'_>) -> String {
-    let (icon, word) = c.status.headline();
+    let (icon, word) = headline(c.status);
     let mut out = String::new();
     let _ = writeln!(out, "{}", marker(c.stage));
     let _ = writeln!(out, "### {icon} Preview `{}` · {word}\n", c.stage);

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 
-use crate::support::{fixture, BIN};
+use crate::support::{fixture, node_modules, BIN};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -147,17 +147,6 @@ await File("page", { path: `out/${app.stage}/index.html`, content: "hello" });
 await Site("site", { stage: app.stage });
 await app.finalize();
 "#;
-
-fn node_modules() -> PathBuf {
-    let p = std::env::var_os("ALCHEMY_CI_TEST_NODE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    assert!(
-        p.join(".bin/alchemy").exists(),
-        "ALCHEMY_CI_TEST_NODE_MODULES must point at node_modules with alchemy and bun: run the tests with scripts/test"
-    );
-    p
-}
 
 /// What the runner sets up for one container-action step: the workspace
 /// (a checkout of a repository whose root is the app), the event file, the

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use alchemy_ci::record::{Record, RecordStatus};
 use alchemy_ci::stage::{Stage, StagePrefix};
 use alchemy_ci::state::dir::DirStore;
+use alchemy_ci::state::git::{GitStore, GitStoreOptions};
 use alchemy_ci::state::{Snapshot, StateStore};
 use serde_json::{json, Value};
 
-use crate::support::{fixture, Dir, Output};
+use crate::support::{fixture, node_modules, Dir, Output};
 
 /// The app every test deploys. Its resources are driven by environment
 /// variables so one program covers success, failure, slowness, replacement
@@ -59,19 +60,10 @@ if (env.SLEEP) {
 await app.finalize();
 "#;
 
-fn node_modules() -> PathBuf {
-    let p = std::env::var_os("ALCHEMY_CI_TEST_NODE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    assert!(
-        p.join(".bin/alchemy").exists(),
-        "ALCHEMY_CI_TEST_NODE_MODULES must point at node_modules with alchemy and bun: run the tests with scripts/test"
-    );
-    p
-}
-
 pub struct App {
     pub dir: Dir,
+    /// The git remote holding the state, when not the folder store.
+    pub git: Option<String>,
 }
 
 impl App {
@@ -82,7 +74,35 @@ impl App {
         std::os::unix::fs::symlink(node_modules(), dir.path().join("app/node_modules"))
             .expect("link node_modules");
         dir.env("CI", "true").env("DO_NOT_TRACK", "1");
-        Self { dir }
+        Self { dir, git: None }
+    }
+
+    /// The same app keeping its state in the refs of a git remote.
+    pub fn with_git(url: &str) -> Self {
+        Self {
+            git: Some(url.to_owned()),
+            ..Self::new()
+        }
+    }
+
+    /// The flags that point a command at this app's store.
+    pub fn store_flags(&self) -> Vec<String> {
+        match &self.git {
+            Some(url) => vec!["--state-repo".into(), url.clone()],
+            None => vec![
+                "--state-store".into(),
+                format!("dir:{}", self.store_path().display()),
+            ],
+        }
+    }
+
+    pub fn store(&self) -> Box<dyn StateStore> {
+        match &self.git {
+            Some(url) => {
+                Box::new(GitStore::new(GitStoreOptions::new(url.as_str())).expect("git store"))
+            }
+            None => Box::new(DirStore::new(self.store_path())),
+        }
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -108,23 +128,22 @@ impl App {
 
     /// `alchemy-ci run` for an event, with extra flags and environment.
     pub fn run(&self, event: &Path, flags: &[&str], env: &[(&str, &str)]) -> Output {
-        let store = format!("dir:{}", self.store_path().display());
         let ev = event.display().to_string();
-        let mut args = vec![
-            "run",
-            "--event",
-            ev.as_str(),
-            "--working-directory",
-            "app",
-            "--state-store",
-            store.as_str(),
-        ];
+        self.command(&["run", "--event", ev.as_str()], flags, env)
+    }
+
+    /// `alchemy-ci SUBCOMMAND…` for this app and its store.
+    pub fn command(&self, sub: &[&str], flags: &[&str], env: &[(&str, &str)]) -> Output {
+        let store = self.store_flags();
+        let mut args: Vec<&str> = sub.to_vec();
+        args.extend(["--working-directory", "app"]);
+        args.extend(store.iter().map(String::as_str));
         args.extend_from_slice(flags);
         self.dir.run_env(&args, env)
     }
 
     pub fn snapshot(&self, stage: &str) -> Snapshot {
-        DirStore::new(self.store_path())
+        self.store()
             .load(&Stage::parse(stage, &StagePrefix::default()).expect("stage"))
             .expect("load")
             .snapshot

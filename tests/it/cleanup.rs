@@ -30,19 +30,10 @@ fn env(fake: &FakeGitHub, app: &App) -> Vec<(String, String)> {
 }
 
 fn cleanup(app: &App, fake: &FakeGitHub, flags: &[&str], extra: &[(&str, &str)]) -> Output {
-    let store = format!("dir:{}", app.store_path().display());
-    let mut args = vec![
-        "cleanup",
-        "--state-store",
-        store.as_str(),
-        "--working-directory",
-        "app",
-    ];
-    args.extend_from_slice(flags);
     let e = env(fake, app);
     let mut all: Vec<(&str, &str)> = e.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
-    app.dir.run_env(&args, &all)
+    app.command(&["cleanup"], flags, &all)
 }
 
 fn fake() -> FakeGitHub {
@@ -52,10 +43,11 @@ fn fake() -> FakeGitHub {
     fake
 }
 
-/// Every stage's files and record, to compare a store before and after.
-fn everything(app: &App) -> BTreeMap<String, Snapshot> {
-    let store = DirStore::new(app.store_path());
-    store
+/// Every stage's files and record, and for a git store every ref's tip, to
+/// compare a store before and after.
+fn everything(app: &App) -> (BTreeMap<String, Snapshot>, String) {
+    let store = app.store();
+    let stages = store
         .list()
         .expect("list")
         .into_iter()
@@ -63,13 +55,28 @@ fn everything(app: &App) -> BTreeMap<String, Snapshot> {
             let snap = store.load(&s).expect("load").snapshot;
             (s.to_string(), snap)
         })
-        .collect()
+        .collect();
+    let tips = match &app.git {
+        Some(url) => crate::git_server::git(app.dir.path(), &["ls-remote", url]),
+        None => String::new(),
+    };
+    (stages, tips)
 }
 
 #[test]
 fn the_sweep_destroys_closed_and_failed_previews_and_keeps_the_rest() {
+    sweep_scenario(App::new());
+}
+
+#[test]
+fn the_sweep_works_the_same_on_the_git_store() {
+    let daemon = crate::git_server::GitDaemon::start();
+    daemon.repo("state.git");
+    sweep_scenario(App::with_git(&daemon.url("state.git")));
+}
+
+fn sweep_scenario(app: App) {
     let fake = fake();
-    let app = App::new();
     let sha = FakeGitHub::sha("sweep");
     for n in 1..=3 {
         app.run(
@@ -195,19 +202,7 @@ fn a_matrix_entry_runs_as_an_explicit_destroy() {
         .expect("a stage")
         .to_owned();
     // What the fan-out job of examples/workflows/cleanup.yml runs for it.
-    let store = format!("dir:{}", app.store_path().display());
-    let out = app.dir.run_env(
-        &[
-            "destroy",
-            "--stage",
-            &stage,
-            "--state-store",
-            &store,
-            "--working-directory",
-            "app",
-        ],
-        &[],
-    );
+    let out = app.command(&["destroy", "--stage", &stage], &[], &[]);
     out.ok();
     assert!(app.snapshot("pr-4").files.is_empty());
 }
@@ -256,14 +251,6 @@ fn a_large_store_is_swept_from_records_with_one_listing_of_open_prs() {
 #[test]
 fn the_sweep_needs_a_token() {
     let app = App::new();
-    let store = format!("dir:{}", app.store_path().display());
-    app.dir
-        .run(&[
-            "cleanup",
-            "--state-store",
-            &store,
-            "--working-directory",
-            "app",
-        ])
+    app.command(&["cleanup"], &[], &[])
         .bad_input(&["github-token"]);
 }

@@ -13,7 +13,7 @@ use alchemy_ci::time::Timestamp;
 
 use crate::alchemy_e2e::App;
 use crate::git_server::{git, GitDaemon, HttpGit};
-use crate::support::{Output, BIN};
+use crate::support::BIN;
 
 const SHA: &str = "4444444444444444444444444444444444444444";
 
@@ -25,23 +25,6 @@ fn store(url: &str) -> GitStore {
     GitStore::new(GitStoreOptions::new(url)).expect("git store")
 }
 
-/// A run as a workflow job runs it: a fresh app folder each time, the state
-/// only in the server's refs.
-fn run_git(app: &App, event: &Path, url: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
-    let ev = event.display().to_string();
-    let mut args = vec![
-        "run",
-        "--event",
-        ev.as_str(),
-        "--working-directory",
-        "app",
-        "--state-repo",
-        url,
-    ];
-    args.extend_from_slice(extra);
-    app.dir.run_env(&args, env)
-}
-
 fn new_repo(daemon: &GitDaemon, name: &str) -> String {
     daemon.repo(name);
     daemon.url(name)
@@ -51,8 +34,10 @@ fn new_repo(daemon: &GitDaemon, name: &str) -> String {
 fn a_lifecycle_through_the_git_store_in_fresh_workspaces() {
     let daemon = GitDaemon::start();
     let url = new_repo(&daemon, "app.git");
-    let first = App::new();
-    run_git(&first, &first.event("o", "opened", 41, SHA), &url, &[], &[]).ok();
+    let first = App::with_git(&url);
+    first
+        .run(&first.event("o", "opened", 41, SHA), &[], &[])
+        .ok();
     let loaded = store(&url).load(&stage("pr-41")).expect("load");
     assert_eq!(
         loaded.snapshot.record.as_ref().map(|r| r.status),
@@ -72,14 +57,8 @@ fn a_lifecycle_through_the_git_store_in_fresh_workspaces() {
     );
 
     // A different job, a different workspace: the destroy finds everything.
-    let second = App::new();
-    let out = run_git(
-        &second,
-        &second.event("c", "closed", 41, SHA),
-        &url,
-        &[],
-        &[],
-    );
+    let second = App::with_git(&url);
+    let out = second.run(&second.event("c", "closed", 41, SHA), &[], &[]);
     out.ok();
     let after = store(&url).load(&stage("pr-41")).expect("load").snapshot;
     assert!(after.files.is_empty(), "{:?}", after.files.keys());
@@ -95,13 +74,7 @@ fn a_lifecycle_through_the_git_store_in_fresh_workspaces() {
     );
 
     // A late synchronize is stopped by the tombstone.
-    let late = run_git(
-        &second,
-        &second.event("s", "synchronize", 41, SHA),
-        &url,
-        &[],
-        &[],
-    );
+    let late = second.run(&second.event("s", "synchronize", 41, SHA), &[], &[]);
     late.ok();
     assert!(
         late.stdout.contains("only reopening the PR"),
@@ -231,8 +204,8 @@ fn a_lock_left_by_a_killed_run_expires_and_is_taken_over() {
     )
     .expect("seed");
 
-    let app = App::new();
-    let out = run_git(&app, &app.event("o", "opened", 8, SHA), &url, &[], &[]);
+    let app = App::with_git(&url);
+    let out = app.run(&app.event("o", "opened", 8, SHA), &[], &[]);
     out.ok();
     assert!(
         out.stderr.contains("taking over") && out.stderr.contains("killed"),
@@ -254,11 +227,9 @@ fn a_wrong_token_fails_naming_authentication_and_changes_nothing() {
     let server = HttpGit::start("right-token");
     server.repo("private.git");
     let url = server.url("private.git");
-    let app = App::new();
-    let out = run_git(
-        &app,
+    let app = App::with_git(&url);
+    let out = app.run(
         &app.event("o", "opened", 9, SHA),
-        &url,
         &["--state-token", "wrong-token"],
         &[],
     );
@@ -278,10 +249,8 @@ fn a_wrong_token_fails_naming_authentication_and_changes_nothing() {
     );
 
     // The right token, given as the action input, works end to end.
-    let out = run_git(
-        &app,
+    let out = app.run(
         &app.event("o", "opened", 9, SHA),
-        &url,
         &[],
         &[("INPUT_STATE-TOKEN", "right-token")],
     );
@@ -292,8 +261,8 @@ fn a_wrong_token_fails_naming_authentication_and_changes_nothing() {
 fn a_corrupted_record_is_a_clear_error_naming_the_file() {
     let daemon = GitDaemon::start();
     let url = new_repo(&daemon, "corrupt.git");
-    let app = App::new();
-    run_git(&app, &app.event("o", "opened", 10, SHA), &url, &[], &[]).ok();
+    let app = App::with_git(&url);
+    app.run(&app.event("o", "opened", 10, SHA), &[], &[]).ok();
     // Someone with push access writes garbage over the record.
     let work = app.dir.path().join("vandal");
     git(
@@ -328,7 +297,7 @@ fn a_corrupted_record_is_a_clear_error_naming_the_file() {
         &["push", "-q", "origin", "state:refs/alchemy-ci/stages/pr-10"],
     );
 
-    let out = run_git(&app, &app.event("c", "closed", 10, SHA), &url, &[], &[]);
+    let out = app.run(&app.event("c", "closed", 10, SHA), &[], &[]);
     assert_eq!(out.code, 1, "{}", out.context());
     assert!(out.stderr.contains("record.json"), "{}", out.context());
     assert!(!out.stderr.contains("panicked"));

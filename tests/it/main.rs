@@ -20,5 +20,6 @@ mod s3_server;
 mod s3_store;
 mod snapshots;
 mod stage_model;
+mod state_safety;
 mod store_contract;
 mod webhooks;

@@ -189,3 +189,31 @@ fn profiles_are_passed_to_alchemy_independently_of_the_stage() {
         .expect("run step");
     assert_eq!(argv[6], "admin", "the input wins over the file's map");
 }
+
+#[test]
+fn status_refresh_reads_every_deployed_stage_and_changes_no_state() {
+    let app = App::new();
+    app.run(&app.event("o", "opened", 15, SHA), &[], &[]).ok();
+    let before = app.snapshot("pr-15");
+    // The app now reports a URL of its own, which only a read picks up.
+    app.dir.write(
+        "app/urls.json",
+        r#"{"site": "https://fresh.example.test/"}"#,
+    );
+    let out = app.command(
+        &["status", "--refresh", "--json"],
+        &["--outputs-file", "urls.json"],
+        &[],
+    );
+    out.ok();
+    let rows: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", out.context()));
+    assert_eq!(
+        rows[0]["urls"][0]["url"],
+        "https://fresh.example.test/",
+        "{}",
+        out.context()
+    );
+    let after = app.snapshot("pr-15");
+    assert_eq!(before.files, after.files, "a refresh changed state files");
+}

@@ -17,6 +17,18 @@ pub fn fixture_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The pinned alchemy and bun that scripts/test installs.
+pub fn node_modules() -> PathBuf {
+    let p = std::env::var_os("ALCHEMY_CI_TEST_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    assert!(
+        p.join(".bin/alchemy").exists(),
+        "ALCHEMY_CI_TEST_NODE_MODULES must point at node_modules with alchemy and bun: run the tests with scripts/test"
+    );
+    p
+}
+
 pub fn fixture(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture_path(name)).expect("fixture exists");
     serde_json::from_str(&text).expect("fixture is JSON")
