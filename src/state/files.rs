@@ -51,6 +51,17 @@ pub fn check_rel_path(p: &str) -> Result<&Path, String> {
     Ok(path)
 }
 
+/// Checks every file path of a snapshot before a store writes it.
+pub fn check_paths(stage: &Stage, files: &BTreeMap<String, Vec<u8>>) -> Result<(), StoreError> {
+    for rel in files.keys() {
+        check_rel_path(rel).map_err(|message| StoreError::Corrupt {
+            location: format!("state file of {stage}"),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
 /// Reads the files of `stage` under `alchemy_dir` (the app's `.alchemy/`).
 /// Empty folders are not files: Alchemy leaves some behind.
 pub fn collect(

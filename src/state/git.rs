@@ -606,12 +606,7 @@ impl StateStore for GitStore {
         expected: &Version,
         message: &str,
     ) -> Result<Version, StoreError> {
-        for rel in snapshot.files.keys() {
-            check_rel_path(rel).map_err(|message| StoreError::Corrupt {
-                location: format!("state file of {stage}"),
-                message,
-            })?;
-        }
+        super::files::check_paths(stage, &snapshot.files)?;
         let conflict = || StoreError::Conflict {
             stage: stage.clone(),
         };

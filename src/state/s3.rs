@@ -507,12 +507,7 @@ impl S3Store {
         snapshot: &Snapshot,
         expected: &Version,
     ) -> Result<Version, StoreError> {
-        for rel in snapshot.files.keys() {
-            check_rel_path(rel).map_err(|message| StoreError::Corrupt {
-                location: format!("state file of {stage}"),
-                message,
-            })?;
-        }
+        super::files::check_paths(stage, &snapshot.files)?;
         let base = match &expected.0 {
             None => None,
             Some(etag) => Some(self.base(stage, etag).await?),
