@@ -306,3 +306,58 @@ fn a_corrupted_record_is_a_clear_error_naming_the_file() {
         "a destroy ran on a corrupt record"
     );
 }
+
+#[test]
+fn when_the_store_goes_away_mid_run_the_state_stays_on_disk_with_its_path_printed() {
+    let daemon = GitDaemon::start();
+    let url = new_repo(&daemon, "vanishing.git");
+    let app = App::with_git(&url);
+    let ev = app.event("o", "opened", 11, SHA);
+    let child = Command::new(BIN)
+        .args(["run", "--event"])
+        .arg(&ev)
+        .args(["--working-directory", "app", "--state-repo", &url])
+        .current_dir(app.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", app.dir.path())
+        .env("CI", "true")
+        .env("SLEEP", "3000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Once Alchemy is inside the slow resource, the server goes away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !app
+        .app_path()
+        .join(".alchemy/e2e-app/pr-11/slow.json")
+        .exists()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never reached the slow resource"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(daemon);
+    let out = child.wait_with_output().expect("wait");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let kept = app.app_path().join(".alchemy");
+    assert!(
+        stdout.contains(&kept.display().to_string())
+            || stderr.contains(&kept.display().to_string()),
+        "the path of the kept state is not printed\n{stdout}\n{stderr}"
+    );
+    // Everything Alchemy made is still described on disk.
+    for id in ["page", "web", "slow"] {
+        assert!(
+            kept.join(format!("e2e-app/pr-11/{id}.json")).is_file(),
+            "{id} lost\n{stderr}"
+        );
+    }
+}
