@@ -462,31 +462,15 @@ fn status_and_state_commands_inspect_and_repair_the_store() {
     let app = App::new();
     app.run(&app.event("opened", "opened", 11, SHA1), &[], &[])
         .ok();
-    let store = format!("dir:{}", app.store_path().display());
 
-    let status = app.dir.run(&[
-        "status",
-        "--json",
-        "--state-store",
-        &store,
-        "--working-directory",
-        "app",
-    ]);
+    let status = app.command(&["status", "--json"], &[], &[]);
     status.ok();
     let rows: Value = serde_json::from_str(&status.stdout).expect("json");
     assert_eq!(rows[0]["stage"], "pr-11");
     assert_eq!(rows[0]["status"], "deployed");
     assert_eq!(rows[0]["urls"][0]["url"], "https://pr-11.web.example.test/");
 
-    let show = app.dir.run(&[
-        "state",
-        "--state-store",
-        &store,
-        "--working-directory",
-        "app",
-        "show",
-        "pr-11",
-    ]);
+    let show = app.command(&["state"], &["show", "pr-11"], &[]);
     show.ok();
     assert!(
         show.stdout.contains("\"status\": \"deployed\"")
@@ -497,29 +481,10 @@ fn status_and_state_commands_inspect_and_repair_the_store() {
 
     // Forgetting a stage whose resources are live would orphan them.
     let before = app.snapshot("pr-11");
-    app.dir
-        .run(&[
-            "state",
-            "--state-store",
-            &store,
-            "--working-directory",
-            "app",
-            "rm",
-            "pr-11",
-        ])
+    app.command(&["state"], &["rm", "pr-11"], &[])
         .bad_input(&["pr-11", "--force"]);
     assert_eq!(app.snapshot("pr-11"), before);
-    app.dir
-        .run(&[
-            "state",
-            "--state-store",
-            &store,
-            "--working-directory",
-            "app",
-            "rm",
-            "pr-11",
-            "--force",
-        ])
+    app.command(&["state"], &["rm", "pr-11", "--force"], &[])
         .ok();
     assert!(app.snapshot("pr-11").is_empty());
 }

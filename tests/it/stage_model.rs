@@ -8,21 +8,9 @@ use crate::support::{fixture, Dir};
 
 const SHA: &str = "3333333333333333333333333333333333333333";
 
-fn store_flags(app: &App) -> Vec<String> {
-    vec![
-        "--state-store".into(),
-        format!("dir:{}", app.store_path().display()),
-        "--working-directory".into(),
-        "app".into(),
-    ]
-}
-
+/// A hand-run command (`deploy`, `read`, …) on the app and its store.
 fn run_local(app: &App, cmd: &str, extra: &[&str], env: &[(&str, &str)]) -> crate::support::Output {
-    let flags = store_flags(app);
-    let mut args: Vec<&str> = vec![cmd];
-    args.extend(flags.iter().map(String::as_str));
-    args.extend_from_slice(extra);
-    app.dir.run_env(&args, env)
+    app.command(&[cmd], extra, env)
 }
 
 #[test]
