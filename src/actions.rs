@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use crate::commands::{var, Env};
+use crate::render::term;
 
 /// The runner's file commands, present only under Actions.
 #[derive(Debug, Clone, Default)]
@@ -37,30 +38,33 @@ impl Actions {
 
     pub fn error(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::error title=alchemy-ci::{}", escape_data(msg)));
+            command_line(&format!("::error title=alchemy-ci::{}", escape_data(&term(msg))));
         }
     }
 
     pub fn warning(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::warning title=alchemy-ci::{}", escape_data(msg)));
+            command_line(&format!("::warning title=alchemy-ci::{}", escape_data(&term(msg))));
         }
     }
 
     pub fn notice(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::notice title=alchemy-ci::{}", escape_data(msg)));
+            command_line(&format!("::notice title=alchemy-ci::{}", escape_data(&term(msg))));
         }
     }
 
     /// Appends step outputs, each in the multi-line form with a delimiter
-    /// that cannot occur in the value.
+    /// that does not occur in the value. Values are single lines with no
+    /// unsafe character: whatever a later step does with them (a shell, a
+    /// comment of its own), they arrive as shown in the log.
     pub fn set_outputs(&self, outputs: &[(&str, String)]) -> std::io::Result<()> {
         let Some(path) = &self.output else {
             return Ok(());
         };
         let mut text = String::new();
         for (name, value) in outputs {
+            let value = term(value);
             let mut delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
             while value.contains(&delim) {
                 delim = format!("ghadelimiter_{:016x}", fastrand::u64(..));
@@ -114,13 +118,16 @@ mod tests {
             summary: None,
         };
         a.set_outputs(&[
-            ("urls", "[\"a\"]\nghadelimiter_x".into()),
+            ("urls", "[\"a\"]\nghadelimiter_x\u{202e}".into()),
             ("stage", "pr-1".into()),
         ])
         .expect("write");
         let text = std::fs::read_to_string(out).expect("read");
-        assert!(text.starts_with("urls<<ghadelimiter_"));
-        assert!(text.contains("\nstage<<"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("urls<<ghadelimiter_"), "{text}");
+        assert_eq!(lines[1], "[\"a\"]\\nghadelimiter_x\\u{202e}");
+        assert_eq!(lines[2], &lines[0][6..]);
+        assert!(lines[3].starts_with("stage<<"), "{text}");
     }
 
     #[test]

@@ -329,9 +329,13 @@ impl CliError {
 
 /// Runs a parsed command line against the process environment.
 pub fn run(cli: Cli) -> ExitCode {
-    let env: BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let env = match read_env(std::env::vars_os()) {
+        Ok(env) => env,
+        Err(e) => {
+            print_error(&e.to_string());
+            return ExitCode::from(e.exit_code());
+        }
+    };
     let result = match cli.command {
         Cmd::Simulate(args) => commands::simulate::simulate(&args, &env).map(|()| 0),
         Cmd::Run(args) => commands::run::run(&args, &env),
@@ -349,6 +353,55 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// The process environment as text, checked before anything reads it:
+/// alchemy-ci's own inputs (`INPUT_*`) and the runner's `GITHUB_*`
+/// variables must be UTF-8 (one that is not is refused, never dropped in
+/// favour of a default), and the runner variables that end up in links and
+/// requests must have GitHub's shape. Other variables that are not UTF-8
+/// belong to the app: they are left out here and still reach Alchemy.
+pub fn read_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Result<BTreeMap<String, String>, CliError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let ours = |k: &[u8]| k.starts_with(b"INPUT_") || k.starts_with(b"GITHUB_");
+    let mut env = BTreeMap::new();
+    for (k, v) in vars {
+        match (k.to_str(), v.to_str()) {
+            (Some(k), Some(v)) => {
+                env.insert(k.to_owned(), v.to_owned());
+            }
+            _ if ours(k.as_bytes()) => {
+                return Err(CliError::Usage(format!(
+                    "{}: the value is not valid UTF-8",
+                    String::from_utf8_lossy(k.as_bytes())
+                )));
+            }
+            _ => {}
+        }
+    }
+    let set = |k: &str| env.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    for name in ["GITHUB_SERVER_URL", "GITHUB_API_URL"] {
+        if let Some(v) = set(name) {
+            crate::github::names::server_url(v)
+                .map_err(|m| CliError::Usage(format!("{name}: {m}")))?;
+        }
+    }
+    if let Some(v) = set("GITHUB_REPOSITORY") {
+        crate::github::names::RepoName::parse(v)
+            .map_err(|m| CliError::Usage(format!("GITHUB_REPOSITORY: {m}")))?;
+    }
+    for name in ["GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"] {
+        if let Some(v) = set(name) {
+            if v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::Usage(format!(
+                    "{name}: expected a number, got {v:?}"
+                )));
+            }
+        }
+    }
+    Ok(env)
 }
 
 /// One line on stderr, whatever the message holds.

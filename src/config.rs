@@ -514,10 +514,9 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         .transpose()?
         .filter(|r| !r.is_empty());
     if let (Some(r), Some(s)) = (&state_repo, get("state-repo")) {
-        let plain = r.split('/').count() == 2
-            && r.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-        if !plain && !r.contains("://") {
+        let plain = crate::github::names::RepoName::parse(r).is_ok();
+        let unsafe_url = r.contains(char::is_whitespace) || crate::text::has_unsafe(r);
+        if (!plain && !r.contains("://")) || unsafe_url {
             return Err(s.err(
                 "state-repo",
                 format!("expected OWNER/REPO or a URL, got {r:?}"),

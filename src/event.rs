@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 
+use crate::github::names::RepoName;
 use crate::stage::PrNumber;
 
 /// GitHub caps webhook payloads at 25 MB; anything far larger is not an event.
@@ -298,12 +299,12 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
                 after: raw.after,
                 deleted: raw.deleted.unwrap_or(false),
             };
-            (raw.repository.map(|r| r.full_name), Payload::Push(push))
+            (raw.repository.map(|r| r.full_name.to_string()), Payload::Push(push))
         }
         "schedule" => {
             let raw: RawSchedule = typed.read()?;
             (
-                raw.repository.map(|r| r.full_name),
+                raw.repository.map(|r| r.full_name.to_string()),
                 Payload::Schedule { cron: raw.schedule },
             )
         }
@@ -320,14 +321,14 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
                 inputs,
             };
             (
-                raw.repository.map(|r| r.full_name),
+                raw.repository.map(|r| r.full_name.to_string()),
                 Payload::WorkflowDispatch(dispatch),
             )
         }
         "issue_comment" => {
             let raw: RawIssueComment = typed.read()?;
             (
-                raw.repository.map(|r| r.full_name),
+                raw.repository.map(|r| r.full_name.to_string()),
                 Payload::IssueComment {
                     number: raw.issue.number,
                     on_pull_request: raw.issue.pull_request.is_some(),
@@ -469,7 +470,8 @@ impl Shape {
 
 #[derive(Deserialize)]
 struct RawRepo {
-    full_name: String,
+    /// Checked against GitHub's grammar: it ends up in links.
+    full_name: RepoName,
 }
 
 #[derive(Deserialize)]
@@ -527,8 +529,8 @@ impl RawPrEvent {
             head_ref: pr.head.git_ref,
             head_sha: pr.head.sha,
             base_ref: pr.base.git_ref,
-            head_repo: pr.head.repo.map(|r| r.full_name),
-            base_repo: pr.base.repo.map(|r| r.full_name),
+            head_repo: pr.head.repo.map(|r| r.full_name.to_string()),
+            base_repo: pr.base.repo.map(|r| r.full_name.to_string()),
             labels: pr.labels.into_iter().map(|l| l.name).collect(),
             label: self.label.map(|l| l.name),
         })

@@ -19,4 +19,5 @@ pub mod record;
 pub mod render;
 pub mod stage;
 pub mod state;
+pub mod text;
 pub mod time;

@@ -17,14 +17,15 @@ pub fn plan(p: &Plan) -> String {
     let _ = writeln!(
         out,
         "Event    {} ({}){repo}",
-        term(&p.event),
+        term_clipped(&p.event, SHOWN_CHARS),
         p.event_source
     );
     if let Some(pr) = &p.pull_request {
         let title = pr
             .title
             .as_deref()
-            .map(|t| format!(" {:?}", term(t)))
+            // Quoted, escaped once: `{:?}` on top of `term` showed `\n` as `\\n`.
+            .map(|t| format!(" \"{}\"", term_clipped(t, SHOWN_CHARS)))
             .unwrap_or_default();
         let mut flags = Vec::new();
         if pr.draft {
@@ -50,9 +51,9 @@ pub fn plan(p: &Plan) -> String {
         let _ = writeln!(
             out,
             "Head     {} @ {} → {}",
-            term(&pr.head_ref),
+            term_clipped(&pr.head_ref, SHOWN_CHARS),
             pr.head_sha.short(),
-            term(&pr.base_ref)
+            term_clipped(&pr.base_ref, SHOWN_CHARS)
         );
     }
     out.push('\n');
@@ -69,12 +70,12 @@ pub fn plan(p: &Plan) -> String {
             let _ = writeln!(out, "→ {verb}");
         }
     }
-    let _ = writeln!(out, "  because {}", term(&p.reason));
+    let _ = writeln!(out, "  because {}", term_clipped(&p.reason, 4 * SHOWN_CHARS));
 
     if !p.warnings.is_empty() {
         out.push_str("\nWarnings\n");
         for w in &p.warnings {
-            let _ = writeln!(out, "  ! {}", term(w));
+            let _ = writeln!(out, "  ! {}", term_clipped(w, 4 * SHOWN_CHARS));
         }
     }
     if !p.unchecked.is_empty() {
@@ -95,7 +96,7 @@ pub fn plan(p: &Plan) -> String {
     if let Some(body) = &p.comment_preview {
         out.push_str("\nComment preview (posted on the PR when the run starts)\n");
         for line in body.lines() {
-            let _ = writeln!(out, "  │ {line}");
+            let _ = writeln!(out, "  │ {}", term(line));
         }
     }
     out
@@ -197,22 +198,62 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// Makes untrusted text safe for a terminal: control characters (which
-/// could move the cursor or rewrite earlier lines) are shown escaped.
+/// Makes untrusted text safe for a terminal and for the runner, which reads
+/// workflow commands from every line of output: control characters (which
+/// could end the line, move the cursor or rewrite earlier lines) and
+/// invisible or reordering Unicode characters are shown escaped, so the
+/// text stays on its line and reads as its bytes.
 pub fn term(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !crate::text::has_unsafe(s) {
         return s.to_owned();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
+            if crate::text::is_unsafe(c) {
+                crate::text::shown(c)
             } else {
                 c.to_string()
             }
         })
         .collect()
 }
+
+/// [`term`], cut to `max` characters: for values from an event, which the
+/// plan shows but which could be megabytes long.
+pub fn term_clipped(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return term(s);
+    }
+    let head: String = s.chars().take(max).collect();
+    format!("{}… ({} characters)", term(&head), s.chars().count())
+}
+
+/// Pretty JSON for stdout, with every unsafe character written as a `\u`
+/// escape. serde_json escapes only C0 controls; DEL, C1 controls and
+/// Unicode format characters (bidi overrides) would otherwise reach the
+/// terminal raw. Outside strings JSON is ASCII, so this changes nothing
+/// but string contents, and the result parses to the same value.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    if !text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '\n' && crate::text::is_unsafe(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The longest event value (title, branch, label) the plan shows in full.
+const SHOWN_CHARS: usize = 300;
 
 #[cfg(test)]
 mod tests {
@@ -224,6 +265,17 @@ mod tests {
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn json_escapes_bidi_and_c1_and_still_parses() {
+        let v = serde_json::json!({"a": "x\u{202e}y\u{85}\u{7f}\u{e0041}\n"});
+        let text = json(&v);
+        assert!(text.is_ascii(), "{text}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).expect("parses"),
+            v
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::github::comment::NamedUrl;
 
 /// URLs in a stable order: the outputs file first (the user's own choice of
 /// primary URL), then v2 stack outputs, then v1 resources in program order.
-/// Only `http(s)` URLs, each once.
+/// Only URLs that pass [`crate::github::markdown::url`], each once.
 pub fn collect(files: &BTreeMap<String, Vec<u8>>, outputs_file: Option<&[u8]>) -> Vec<NamedUrl> {
     let mut found: Vec<NamedUrl> = Vec::new();
     if let Some(bytes) = outputs_file {
@@ -72,10 +72,10 @@ fn url_key(k: &str) -> bool {
     k.ends_with("url") || k.ends_with("Url") || k.ends_with("URL")
 }
 
+/// The same check as every link and output: a URL with a control or
+/// bidi character, credentials or no host is not a URL of the stage.
 fn is_http(s: &str) -> bool {
-    let lower = s.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
-    (lower.starts_with("https://") || lower.starts_with("http://"))
-        && !s.chars().any(char::is_whitespace)
+    crate::github::markdown::url(s).is_some()
 }
 
 /// Depth-first in key order. In the outputs file every http(s) string

@@ -85,10 +85,7 @@ pub fn carry_out(
     };
     session.say(&summary(&report));
     if session.json {
-        say(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ));
+        say(&format!("{}\n", render::json(&report)));
     }
     publish(&session.actions, &plan, &report, &facts, event);
     Ok(report.exit_code())

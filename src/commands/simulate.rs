@@ -46,7 +46,7 @@ pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CliError> {
     let plan = plan::decide(&event, &config, &facts)?;
 
     let text = if args.json {
-        let mut s = serde_json::to_string_pretty(&plan).unwrap_or_default();
+        let mut s = render::json(&plan);
         s.push('\n');
         s
     } else {

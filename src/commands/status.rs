@@ -85,7 +85,7 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
             .collect();
         say(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+            crate::render::json(&rows)
         ));
         return Ok(0);
     }

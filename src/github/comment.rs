@@ -69,13 +69,15 @@ pub fn render(c: &CommentInput<'_>) -> String {
     let _ = writeln!(out, "| **Stage** | `{}` |", c.stage);
     if let Some(sha) = c.sha {
         let short = sha.short();
-        match &c.repo_url {
-            Some(repo) => {
-                let _ = writeln!(
-                    out,
-                    "| **Commit** | [`{short}`]({repo}/commit/{}) |",
-                    sha.as_str()
-                );
+        // The repository and server are validated where they are read; the
+        // link still goes through the one URL check.
+        let commit_url = c
+            .repo_url
+            .as_deref()
+            .and_then(|repo| markdown::url(&format!("{repo}/commit/{}", sha.as_str())));
+        match commit_url {
+            Some(link) => {
+                let _ = writeln!(out, "| **Commit** | [`{short}`]({link}) |");
             }
             None => {
                 let _ = writeln!(out, "| **Commit** | `{short}` |");

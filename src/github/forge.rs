@@ -115,15 +115,7 @@ struct Created {
 impl GitHub {
     /// `repository` is `OWNER/REPO`.
     pub fn new(client: Client, repository: &str) -> Result<Self, ForgeError> {
-        let valid = repository.split('/').count() == 2
-            && repository
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-        if !valid {
-            return Err(ForgeError::Setup(format!(
-                "{repository:?} is not an OWNER/REPO name"
-            )));
-        }
+        super::names::RepoName::parse(repository).map_err(ForgeError::Setup)?;
         Ok(Self {
             client,
             repo_path: format!("/repos/{repository}"),

@@ -4,3 +4,4 @@ pub mod client;
 pub mod comment;
 pub mod forge;
 pub mod markdown;
+pub mod names;
