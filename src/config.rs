@@ -51,9 +51,40 @@ pub const INPUTS: &[&str] = &[
 /// Keys only the config file has: maps keyed by stage patterns.
 pub const FILE_ONLY: &[&str] = &["profiles", "env"];
 
+/// Inputs that guard trust: who may deploy (forks), what may be destroyed,
+/// where state and tokens go, whose comments are edited. The config file is
+/// read from the working tree, which under `pull_request_target` with the
+/// PR's head checked out is the PR author's file, so these come only from
+/// flags and action inputs (the workflow file, which a PR cannot change
+/// for the run it triggers).
+pub const TRUSTED: &[&str] = &[
+    "allow-forks",
+    "allow-protected",
+    "protected-stages",
+    "state-repo",
+    "state-token",
+    "github-token",
+    "s3-endpoint",
+    "verify-command",
+    "comment-author",
+];
+
 /// Inputs that make no sense inside the config file itself: where the file
-/// is, and a secret that must never be committed.
-const NOT_IN_FILE: &[&str] = &["config", "github-token", "state-token"];
+/// is, and the trust-guarding ones.
+const NOT_IN_FILE: &[&str] = &["config"];
+
+/// A config file is a few hundred bytes; this leaves room and stops
+/// `/dev/zero`-like inputs early.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The most flow collections (`[…]`, `{…}`) a config file may nest (its
+/// own format needs 2).
+pub const MAX_NESTING: usize = 64;
+
+/// The widest indentation a config file may have. Block nesting costs at
+/// least a column per level, and within the size cap a file can only nest
+/// so deep by indentation alone, except on one line (`- - - - x`).
+pub const MAX_COLUMNS: usize = 512;
 
 /// Config file locations, relative to the repository root, tried in order.
 pub const CONFIG_FILES: &[&str] = &["alchemy-ci.yml", ".github/alchemy-ci.yml"];
@@ -66,6 +97,18 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: crate::input_file::ReadError,
+    },
+    #[error("{}: the config file is not UTF-8 text", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("{}: nested deeper than {MAX_NESTING} brackets or indented more than {MAX_COLUMNS} columns; a config file needs a few levels", path.display())]
+    TooDeep { path: PathBuf },
+    #[error("{}: `{key}` guards what untrusted code may do and is taken only from a flag or an action input, never from the config file, which a pull request can change", path.display())]
+    TrustedKey { path: PathBuf, key: String },
     #[error("{}: not valid YAML: {message}", path.display())]
     Yaml { path: PathBuf, message: String },
     #[error("{}: expected a mapping of input names to values at the top level", path.display())]
@@ -387,6 +430,9 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         }
         None => StateStoreSpec::Git,
     };
+    if let (StateStoreSpec::Dir(p), Some(s)) = (&state_store, get("state-store")) {
+        dir_store_path_ok(p).map_err(|m| s.err("state-store", m))?;
+    }
     let s3_endpoint = get("s3-endpoint")
         .map(|s| {
             let t = text(s, "s3-endpoint")?;
@@ -601,6 +647,18 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
     })
 }
 
+/// A folder store's path must be a folder, or not exist yet (the first
+/// write creates it). `/dev/null` or a regular file would otherwise fail
+/// only at the first write, after the stage was locked and Alchemy ran.
+fn dir_store_path_ok(p: &Path) -> Result<(), String> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("dir:{} is not a folder", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("dir:{}: {e}", p.display())),
+    }
+}
+
 /// The winner between the flag and the input for one key. Action inputs that
 /// the workflow did not set arrive as empty strings, so empty means unset.
 fn pick(src: &Sources<'_>, key: &str) -> Option<Sourced> {
@@ -621,10 +679,12 @@ fn pick(src: &Sources<'_>, key: &str) -> Option<Sourced> {
 }
 
 fn find_config_file(root: &Path) -> Result<Option<PathBuf>, ConfigError> {
+    // Anything at the path counts, so a FIFO or a folder of that name is
+    // refused when read rather than silently skipped.
     let found: Vec<PathBuf> = CONFIG_FILES
         .iter()
         .map(|f| root.join(f))
-        .filter(|p| p.is_file())
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
         .collect();
     match found.as_slice() {
         [] => Ok(None),
@@ -637,10 +697,29 @@ fn find_config_file(root: &Path) -> Result<Option<PathBuf>, ConfigError> {
 }
 
 fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Value)>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.into(),
-        source,
-    })?;
+    use crate::input_file::ReadError;
+    let bytes = match crate::input_file::read(path, MAX_CONFIG_BYTES) {
+        Ok(b) => b,
+        Err(ReadError::Io(source)) => {
+            return Err(ConfigError::Read {
+                path: path.into(),
+                source,
+            })
+        }
+        Err(source) => {
+            return Err(ConfigError::File {
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|_| ConfigError::NotUtf8 { path: path.into() })?;
+    // The YAML parser takes time quadratic in the nesting depth (a
+    // 100,000-level file took 34 s): bound it before parsing.
+    let n = nesting(&text);
+    if n.flow > MAX_NESTING || n.columns > MAX_COLUMNS {
+        return Err(ConfigError::TooDeep { path: path.into() });
+    }
     let value: serde_norway::Value =
         serde_norway::from_str(&text).map_err(|e| ConfigError::Yaml {
             path: path.into(),
@@ -654,7 +733,7 @@ fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Valu
     let known: Vec<&'static str> = INPUTS
         .iter()
         .copied()
-        .filter(|k| !NOT_IN_FILE.contains(k))
+        .filter(|k| !NOT_IN_FILE.contains(k) && !TRUSTED.contains(k))
         .chain(FILE_ONLY.iter().copied())
         .collect();
     let mut out = Vec::new();
@@ -666,6 +745,12 @@ fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Valu
                 .trim()
                 .to_owned(),
         };
+        if let Some(key) = TRUSTED.iter().find(|name| **name == key_text) {
+            return Err(ConfigError::TrustedKey {
+                path: path.into(),
+                key: (*key).to_owned(),
+            });
+        }
         let Some(key) = known.iter().copied().find(|name| *name == key_text) else {
             return Err(ConfigError::UnknownKey {
                 path: path.into(),
@@ -676,6 +761,85 @@ fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Valu
         out.push((key, v));
     }
     Ok(out)
+}
+
+/// How deeply a YAML text nests, in one pass and without parsing: the
+/// most flow collections open at once (`[`, `{` where a value starts,
+/// outside quotes and comments), and the widest indentation of a line,
+/// compact `- ` / `? ` indicators included (every block level takes at
+/// least a column). A bound for refusing absurd files, not a syntax check.
+fn nesting(text: &str) -> Nesting {
+    let mut n = Nesting::default();
+    let mut flow = 0usize;
+    let mut quote: Option<char> = None;
+    for line in text.lines() {
+        if flow == 0 && quote.is_none() {
+            n.columns = n.columns.max(block_column(line));
+        }
+        // What came before, for telling a flow opener or a quote from a
+        // character inside a plain scalar.
+        let mut prev = ' ';
+        let mut value_start = true;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match quote {
+                Some('"') if c == '\\' => {
+                    chars.next();
+                }
+                Some(q) if c == q => {
+                    // `''` inside single quotes is an escaped quote.
+                    if q == '\'' && chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        quote = None;
+                    }
+                }
+                Some(_) => {}
+                None => match c {
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    '\'' | '"' if value_start => quote = Some(c),
+                    '[' | '{' if value_start || flow > 0 => {
+                        flow += 1;
+                        n.flow = n.flow.max(flow);
+                    }
+                    ']' | '}' if flow > 0 => flow -= 1,
+                    _ => {}
+                },
+            }
+            if quote.is_none() && !c.is_whitespace() {
+                value_start = matches!(c, ':' | '-' | '?' | '[' | '{' | ',');
+            }
+            prev = c;
+        }
+    }
+    n
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Nesting {
+    flow: usize,
+    columns: usize,
+}
+
+/// The column where a line's content starts, after its indentation and any
+/// compact `- ` / `? ` indicators.
+fn block_column(line: &str) -> usize {
+    let mut col = 0;
+    let mut rest = line;
+    loop {
+        let trimmed = rest.trim_start_matches(' ');
+        col += rest.len() - trimmed.len();
+        match trimmed
+            .strip_prefix("- ")
+            .or_else(|| trimmed.strip_prefix("? "))
+        {
+            Some(r) => {
+                col += 2;
+                rest = r;
+            }
+            None => return col,
+        }
+    }
 }
 
 fn text(s: &Sourced, key: &str) -> Result<String, ConfigError> {
@@ -930,4 +1094,19 @@ fn string_map(s: &Sourced, key: &str) -> Result<BTreeMap<String, String>, Config
             _ => Err(s.err(key, format!("expected `branch:stage` pairs, got {pair:?}"))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_bounded_without_parsing() {
+        let n = nesting("a: [1, {b: [2]}]\nc:\n  - - d\n# [[[[\nlabel: 'it''s [x' \"[[\" a[b\n");
+        assert_eq!(n, Nesting { flow: 3, columns: 6 });
+        let deep = format!("k: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(nesting(&deep).flow, 100_000);
+        let compact = format!("{}x\n", "- ".repeat(1000));
+        assert_eq!(nesting(&compact).columns, 2000);
+    }
 }

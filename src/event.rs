@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -29,6 +28,8 @@ pub enum EventError {
     },
     #[error("{}: is a directory, not an event file", path.display())]
     IsDir { path: PathBuf },
+    #[error("{}: is a {kind}, not an event file", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("{}: the event file is empty", path.display())]
     Empty { path: PathBuf },
     #[error("{}: the event file is larger than {MAX_EVENT_BYTES} bytes", path.display())]
@@ -347,24 +348,20 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, EventError> {
-    let read_err = |source| EventError::Read {
-        path: path.into(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let meta = file.metadata().map_err(read_err)?;
-    if meta.is_dir() {
-        return Err(EventError::IsDir { path: path.into() });
+    use crate::input_file::{read, ReadError};
+    match read(path, MAX_EVENT_BYTES) {
+        Ok(bytes) => Ok(bytes),
+        Err(ReadError::NotRegular("directory")) => Err(EventError::IsDir { path: path.into() }),
+        Err(ReadError::NotRegular(kind)) => Err(EventError::NotRegular {
+            path: path.into(),
+            kind,
+        }),
+        Err(ReadError::TooLarge(_)) => Err(EventError::TooLarge { path: path.into() }),
+        Err(ReadError::Io(source)) => Err(EventError::Read {
+            path: path.into(),
+            source,
+        }),
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(1 << 26));
-    // Bounded even for files whose size the metadata does not tell (FIFOs, /dev/zero).
-    file.take(MAX_EVENT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_EVENT_BYTES {
-        return Err(EventError::TooLarge { path: path.into() });
-    }
-    Ok(bytes)
 }
 
 fn non_empty(s: Option<&str>) -> Option<&str> {

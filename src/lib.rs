@@ -14,6 +14,7 @@ pub mod config;
 pub mod event;
 pub mod execute;
 pub mod github;
+pub mod input_file;
 pub mod plan;
 pub mod record;
 pub mod render;

@@ -110,6 +110,14 @@ impl StateStore for DirStore {
     }
 
     fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
+        // Reading a stage that was never written creates nothing (no lock
+        // file, no folder): as if read just before a concurrent first write.
+        if self.current(stage)?.is_none() {
+            return Ok(Loaded {
+                snapshot: Snapshot::default(),
+                version: Version::ABSENT,
+            });
+        }
         let _guard = self.lock(stage)?;
         match self.current(stage)? {
             None => Ok(Loaded {

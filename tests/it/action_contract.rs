@@ -491,7 +491,7 @@ fn the_config_file_still_counts_under_the_actions_inputs() {
     let mut runner = Runner::new();
     std::fs::write(
         runner.workspace().join("alchemy-ci.yml"),
-        "stage-prefix: preview-\nprotected-stages: [prod]\n",
+        "stage-prefix: preview-\ndeploy-drafts: true\n",
     )
     .expect("config");
     runner.step += 1;
