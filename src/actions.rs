@@ -38,19 +38,28 @@ impl Actions {
 
     pub fn error(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::error title=alchemy-ci::{}", escape_data(&term(msg))));
+            command_line(&format!(
+                "::error title=alchemy-ci::{}",
+                escape_data(&term(msg))
+            ));
         }
     }
 
     pub fn warning(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::warning title=alchemy-ci::{}", escape_data(&term(msg))));
+            command_line(&format!(
+                "::warning title=alchemy-ci::{}",
+                escape_data(&term(msg))
+            ));
         }
     }
 
     pub fn notice(&self, msg: &str) {
         if self.active {
-            command_line(&format!("::notice title=alchemy-ci::{}", escape_data(&term(msg))));
+            command_line(&format!(
+                "::notice title=alchemy-ci::{}",
+                escape_data(&term(msg))
+            ));
         }
     }
 

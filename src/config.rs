@@ -1103,7 +1103,13 @@ mod tests {
     #[test]
     fn nesting_is_bounded_without_parsing() {
         let n = nesting("a: [1, {b: [2]}]\nc:\n  - - d\n# [[[[\nlabel: 'it''s [x' \"[[\" a[b\n");
-        assert_eq!(n, Nesting { flow: 3, columns: 6 });
+        assert_eq!(
+            n,
+            Nesting {
+                flow: 3,
+                columns: 6
+            }
+        );
         let deep = format!("k: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
         assert_eq!(nesting(&deep).flow, 100_000);
         let compact = format!("{}x\n", "- ".repeat(1000));

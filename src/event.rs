@@ -300,7 +300,10 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
                 after: raw.after,
                 deleted: raw.deleted.unwrap_or(false),
             };
-            (raw.repository.map(|r| r.full_name.to_string()), Payload::Push(push))
+            (
+                raw.repository.map(|r| r.full_name.to_string()),
+                Payload::Push(push),
+            )
         }
         "schedule" => {
             let raw: RawSchedule = typed.read()?;

@@ -67,7 +67,10 @@ mod tests {
             .status()
             .expect("mkfifo runs");
         assert!(made.success());
-        assert!(matches!(read(&fifo, 10), Err(ReadError::NotRegular("FIFO"))));
+        assert!(matches!(
+            read(&fifo, 10),
+            Err(ReadError::NotRegular("FIFO"))
+        ));
         assert!(matches!(
             read(Path::new("/dev/zero"), 10),
             Err(ReadError::NotRegular("character device"))

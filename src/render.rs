@@ -70,7 +70,11 @@ pub fn plan(p: &Plan) -> String {
             let _ = writeln!(out, "→ {verb}");
         }
     }
-    let _ = writeln!(out, "  because {}", term_clipped(&p.reason, 4 * SHOWN_CHARS));
+    let _ = writeln!(
+        out,
+        "  because {}",
+        term_clipped(&p.reason, 4 * SHOWN_CHARS)
+    );
 
     if !p.warnings.is_empty() {
         out.push_str("\nWarnings\n");

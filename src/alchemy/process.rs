@@ -27,7 +27,8 @@ const TAIL_LINES: usize = 200;
 pub struct Invocation {
     pub argv: Vec<String>,
     pub cwd: PathBuf,
-    /// Set on top of the inherited environment.
+    /// Set on top of the inherited environment, from which alchemy-ci's own
+    /// variables ([`is_ours`]) are removed.
     pub env: BTreeMap<String, String>,
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL.
@@ -90,6 +91,28 @@ pub enum RunError {
     },
     #[error("empty command")]
     Empty,
+}
+
+/// Variables that belong to alchemy-ci and not to the app, which never
+/// reach Alchemy: every action input (`INPUT_*`: `github-token`,
+/// `state-token` and the rest, which the app never asked for), and the
+/// runner's credentials for artifacts and caches (`ACTIONS_RUNTIME_TOKEN`
+/// and its URLs), which the runner hands to actions but never to a `run:`
+/// step. Everything else passes, so the app sees what a `run:` step in the
+/// same job would: the `env:` the workflow set (`GITHUB_TOKEN`, `AWS_*`,
+/// `ALCHEMY_PASSWORD` included), the runner's `GITHUB_*` and
+/// `ACTIONS_ID_TOKEN_*` for OIDC.
+pub fn is_ours(name: &std::ffi::OsStr) -> bool {
+    use std::os::unix::ffi::OsStrExt as _;
+    let n = name.as_bytes();
+    n.starts_with(b"INPUT_")
+        || matches!(
+            n,
+            b"ACTIONS_RUNTIME_TOKEN"
+                | b"ACTIONS_RUNTIME_URL"
+                | b"ACTIONS_RESULTS_URL"
+                | b"ACTIONS_CACHE_URL"
+        )
 }
 
 /// Finds the program the way the child's PATH would, so a missing `bun` is
@@ -155,6 +178,11 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
     }
 
     let mut cmd = Command::new(&program);
+    for (name, _) in std::env::vars_os() {
+        if is_ours(&name) {
+            cmd.env_remove(name);
+        }
+    }
     cmd.args(&inv.argv[1..])
         .current_dir(&inv.cwd)
         .envs(&inv.env)
@@ -448,6 +476,28 @@ mod tests {
             resolve_program(&i),
             Err(RunError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn inputs_and_runner_credentials_are_ours_workflow_env_is_the_apps() {
+        for ours in [
+            "INPUT_GITHUB-TOKEN",
+            "INPUT_STATE-TOKEN",
+            "INPUT_LABEL",
+            "ACTIONS_RUNTIME_TOKEN",
+        ] {
+            assert!(is_ours(std::ffi::OsStr::new(ours)), "{ours}");
+        }
+        for theirs in [
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "ALCHEMY_PASSWORD",
+            "INPUT",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+            "PATH",
+        ] {
+            assert!(!is_ours(std::ffi::OsStr::new(theirs)), "{theirs}");
+        }
     }
 
     #[test]

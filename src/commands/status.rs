@@ -83,10 +83,7 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
                 Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
             })
             .collect();
-        say(&format!(
-            "{}\n",
-            crate::render::json(&rows)
-        ));
+        say(&format!("{}\n", crate::render::json(&rows)));
         return Ok(0);
     }
     let mut out = format!(

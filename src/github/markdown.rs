@@ -78,9 +78,7 @@ pub fn url(s: &str) -> Option<String> {
     } else {
         return None;
     };
-    if s.chars().count() > MAX_URL_CHARS
-        || s.chars().any(|c| c.is_whitespace() || is_unsafe(c))
-    {
+    if s.chars().count() > MAX_URL_CHARS || s.chars().any(|c| c.is_whitespace() || is_unsafe(c)) {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();

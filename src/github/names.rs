@@ -127,9 +127,9 @@ fn split_port(authority: &str) -> Option<(&str, Option<&str>)> {
 fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host == "[::1]"
-        || host
-            .strip_prefix("127.")
-            .is_some_and(|r| r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok()))
+        || host.strip_prefix("127.").is_some_and(|r| {
+            r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok())
+        })
 }
 
 #[cfg(test)]
@@ -138,7 +138,12 @@ mod tests {
 
     #[test]
     fn repository_names_follow_github() {
-        for ok in ["o/r", "Codertocat/Hello-World", "a-b_c/x.y_z-1", "octo_acme/.github"] {
+        for ok in [
+            "o/r",
+            "Codertocat/Hello-World",
+            "a-b_c/x.y_z-1",
+            "octo_acme/.github",
+        ] {
             assert!(RepoName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -22,4 +22,5 @@ mod snapshots;
 mod stage_model;
 mod state_safety;
 mod store_contract;
+mod trust;
 mod webhooks;
