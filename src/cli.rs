@@ -225,6 +225,9 @@ pub struct ConfigArgs {
     /// Keep one sticky comment per stage on the PR [default: true].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub comment: Option<String>,
+    /// The login the token's comments are written as (e.g. my-app[bot]), where GitHub cannot say [default: none].
+    #[arg(long, value_name = "LOGIN")]
+    pub comment_author: Option<String>,
     /// Create GitHub deployments for deployed stages [default: true].
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub deployments: Option<String>,
@@ -259,7 +262,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 28] = [
+        let pairs: [(&'static str, &Option<String>); 29] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -278,6 +281,7 @@ impl ConfigArgs {
             ("outputs-file", &self.outputs_file),
             ("github-token", &self.github_token),
             ("comment", &self.comment),
+            ("comment-author", &self.comment_author),
             ("deployments", &self.deployments),
             ("mask-env", &self.mask_env),
             ("ttl", &self.ttl),

@@ -36,6 +36,7 @@ pub const INPUTS: &[&str] = &[
     "outputs-file",
     "github-token",
     "comment",
+    "comment-author",
     "deployments",
     "mask-env",
     "ttl",
@@ -198,6 +199,9 @@ pub struct Config {
     pub github_token: Option<secrecy::SecretString>,
     /// Keep one sticky comment per stage on the PR.
     pub comment: bool,
+    /// The login the token's comments are written as, when GitHub cannot
+    /// be asked.
+    pub comment_author: Option<String>,
     /// Create GitHub deployments for deployed stages.
     pub deployments: bool,
     /// Environment variables whose values are masked in the logs.
@@ -602,6 +606,17 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
             .map(|s| boolean(s, "comment"))
             .transpose()?
             .unwrap_or(true),
+        comment_author: get("comment-author")
+            .map(|s| {
+                let t = text(s, "comment-author")?;
+                login_ok(&t).then_some(t.clone()).ok_or_else(|| {
+                    s.err(
+                        "comment-author",
+                        format!("expected a GitHub login such as my-app[bot], got {t:?}"),
+                    )
+                })
+            })
+            .transpose()?,
         deployments: get("deployments")
             .map(|s| boolean(s, "deployments"))
             .transpose()?
@@ -645,6 +660,17 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         stage_prefix,
         file,
     })
+}
+
+/// A GitHub login: a user's (letters, digits, `-`, `_`, up to 39) or an
+/// app's bot (`<slug>[bot]`).
+fn login_ok(s: &str) -> bool {
+    let name = s.strip_suffix("[bot]").unwrap_or(s);
+    (1..=39).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A folder store's path must be a folder, or not exist yet (the first

@@ -170,7 +170,7 @@ fn open_forge(
     let client = Client::new(&api, token.clone(), RetryPolicy::default())
         .map_err(|e| CliError::Usage(e.to_string()))?;
     GitHub::new(client, repo)
-        .map(Some)
+        .map(|g| Some(g.with_comment_author(config.comment_author.clone())))
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 

@@ -101,6 +101,8 @@ pub struct Client {
     octo: Octocrab,
     runtime: tokio::runtime::Runtime,
     policy: RetryPolicy,
+    /// The REST base URL, without a trailing `/`.
+    api_url: String,
 }
 
 impl Client {
@@ -131,7 +133,18 @@ impl Client {
             octo,
             runtime,
             policy,
+            api_url: api_url.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// The GraphQL endpoint beside the REST API: `https://api.github.com/graphql`,
+    /// and on GitHub Enterprise Server `https://HOST/api/graphql` for the
+    /// REST API at `https://HOST/api/v3`.
+    pub fn graphql_url(&self) -> String {
+        match self.api_url.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{}/graphql", self.api_url),
+        }
     }
 
     /// Sends one request, retrying what is worth retrying: 5xx, dropped

@@ -62,30 +62,43 @@ pub struct GitHub {
     identity: OnceLock<Identity>,
 }
 
+/// The account the token writes as: comments are ours when their author's
+/// login is this one. Matched by login, not id: a bot's GraphQL
+/// `databaseId` need not be the id REST shows as a comment's author.
 #[derive(Debug, Clone)]
-enum Identity {
-    Login(String),
-    /// The Actions token cannot look itself up; its comments are written as
-    /// `github-actions[bot]`.
-    ActionsBot,
+struct Identity {
+    login: String,
 }
 
 impl Identity {
     fn owns(&self, c: &Comment) -> bool {
-        match self {
-            Self::Login(l) => c.user.login.eq_ignore_ascii_case(l),
-            Self::ActionsBot => {
-                c.user.login == "github-actions[bot]" && c.user.kind.as_deref() == Some("Bot")
-            }
-        }
+        c.user.login.eq_ignore_ascii_case(&self.login)
     }
+}
+
+/// Comments written with the Actions token are authored by this bot.
+const ACTIONS_BOT: &str = "github-actions[bot]";
+
+#[derive(Deserialize)]
+struct GraphQl {
+    data: Option<ViewerData>,
+}
+
+#[derive(Deserialize)]
+struct ViewerData {
+    viewer: Option<Viewer>,
+}
+
+#[derive(Deserialize)]
+struct Viewer {
+    login: String,
+    #[serde(rename = "databaseId")]
+    database_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
 struct User {
     login: String,
-    #[serde(rename = "type")]
-    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -123,21 +136,78 @@ impl GitHub {
         })
     }
 
+    /// Comments are looked up as written by `login` instead of asking
+    /// GitHub who the token is: for hosts where neither GraphQL's `viewer`
+    /// nor `/user` answers.
+    #[must_use]
+    pub fn with_comment_author(self, login: Option<String>) -> Self {
+        if let Some(login) = login {
+            let _ = self.identity.set(Identity { login });
+        }
+        self
+    }
+
+    /// Who the token writes as. GraphQL's `viewer` answers for personal,
+    /// Actions and GitHub App installation tokens alike (as `<app>[bot]`);
+    /// `/user` is the fallback for hosts without GraphQL, and answers 403
+    /// for every installation token, which then can only be taken for the
+    /// Actions token.
     fn identity(&self) -> Result<Identity, ForgeError> {
         if let Some(i) = self.identity.get() {
             return Ok(i.clone());
         }
-        let id = match self
-            .client
-            .send::<()>(Method::GET, "/user", None, "the token's user")
-        {
-            Ok(a) => Identity::Login(a.json::<User>("the token's user")?.login),
-            // An installation token (GITHUB_TOKEN) may not read /user.
-            Err(ForgeError::Forbidden { .. }) => Identity::ActionsBot,
-            Err(e) => return Err(e),
+        let id = match self.viewer() {
+            Ok(login) => Identity { login },
+            Err(e @ ForgeError::Unauthorized { .. }) => return Err(e),
+            Err(graphql) => {
+                match self
+                    .client
+                    .send::<()>(Method::GET, "/user", None, "the token's user")
+                {
+                    Ok(a) => Identity {
+                        login: a.json::<User>("the token's user")?.login,
+                    },
+                    Err(ForgeError::Forbidden { .. }) => {
+                        tracing::warn!(
+                        "cannot tell which account the token writes as ({graphql}; /user: 403); taking it for {ACTIONS_BOT}: if each run adds a new comment, set the comment-author input"
+                    );
+                        Identity {
+                            login: ACTIONS_BOT.to_owned(),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         };
         let _ = self.identity.set(id.clone());
         Ok(id)
+    }
+
+    /// `{ viewer { login databaseId } }`.
+    fn viewer(&self) -> Result<String, ForgeError> {
+        let what = "the token's account (GraphQL viewer)";
+        let answer: GraphQl = self
+            .client
+            .send(
+                Method::POST,
+                &self.client.graphql_url(),
+                Some(&json!({ "query": "query { viewer { login databaseId } }" })),
+                what,
+            )?
+            .json(what)?;
+        let viewer = answer
+            .data
+            .and_then(|d| d.viewer)
+            .ok_or_else(|| ForgeError::Decode {
+                what: what.to_owned(),
+                message: "no viewer in the answer".into(),
+            })?;
+        tracing::debug!(
+            "the token writes as {} (id {:?})",
+            viewer.login,
+            viewer.database_id
+        );
+        Ok(viewer.login)
     }
 }
 

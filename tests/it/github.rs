@@ -30,9 +30,19 @@ fn github(fake: &FakeGitHub, token: &str) -> GitHub {
     GitHub::new(client, &format!("{OWNER}/{REPO}")).expect("repo")
 }
 
+/// An installation token of a GitHub App other than Actions, as
+/// `actions/create-github-app-token` makes.
+const APP_TOKEN: &str = "ghs_app_installation_token";
+const APP_BOT: &str = "my-app[bot]";
+/// A personal access token.
+const USER_TOKEN: &str = "ghp_personal_token";
+const USER: &str = "deploy-bot";
+
 fn fake() -> FakeGitHub {
     let fake = FakeGitHub::start();
     fake.add_token(TOKEN, ACTIONS_BOT, TokenKind::Installation);
+    fake.add_token(APP_TOKEN, APP_BOT, TokenKind::Installation);
+    fake.add_token(USER_TOKEN, USER, TokenKind::User);
     fake.add_repo(OWNER, REPO);
     fake
 }
@@ -153,6 +163,100 @@ fn a_personal_token_finds_comments_by_its_own_login() {
             removed_duplicates: 0
         }
     );
+}
+
+/// Scenario: a workflow posts with a GitHub App's installation token
+/// (`actions/create-github-app-token`). `/user` answers 403 as for the
+/// Actions token, but the App writes as `my-app[bot]`: the token's account
+/// comes from GraphQL's `viewer`, so the App's own comment is found and
+/// edited instead of a new one being added on every run.
+#[test]
+fn an_app_installation_token_edits_its_own_comment() {
+    let fake = fake();
+    fake.add_issue(OWNER, REPO, 14);
+    let m = marker(&stage("pr-14"));
+    let ours = fake.add_comment_as(OWNER, REPO, 14, APP_BOT, &format!("{m}\nold"));
+    // The Actions bot's comment for the same stage is not the App's.
+    fake.add_comment_as(OWNER, REPO, 14, ACTIONS_BOT, &format!("{m}\nother bot"));
+    let gh = github(&fake, APP_TOKEN);
+    let wrote = gh
+        .upsert_comment(pr(14), &stage("pr-14"), &format!("{m}\nnew"))
+        .expect("upsert");
+    assert_eq!(
+        wrote,
+        CommentWrite::Updated {
+            id: ours,
+            removed_duplicates: 0
+        }
+    );
+    assert_eq!(fake.comments(OWNER, REPO, 14).len(), 2);
+    assert_eq!(fake.count_requests("POST", "/graphql"), 1);
+    assert_eq!(fake.count_requests("GET", "/user"), 0, "GraphQL answered");
+    // The answer is kept for the rest of the run.
+    gh.upsert_comment(pr(14), &stage("pr-14"), &format!("{m}\nnewer"))
+        .expect("upsert");
+    assert_eq!(fake.count_requests("POST", "/graphql"), 1);
+}
+
+/// Scenario: a host without GraphQL (here it answers 404): a personal
+/// token is then looked up with `/user`.
+#[test]
+fn without_graphql_a_personal_token_is_looked_up_with_user() {
+    let fake = fake();
+    fake.add_issue(OWNER, REPO, 15);
+    fake.inject("POST", "/graphql", vec![Fault::Status(404)]);
+    let m = marker(&stage("pr-15"));
+    let ours = fake.add_comment_as(OWNER, REPO, 15, USER, &format!("{m}\nold"));
+    let wrote = github(&fake, USER_TOKEN)
+        .upsert_comment(pr(15), &stage("pr-15"), &format!("{m}\nnew"))
+        .expect("upsert");
+    assert_eq!(
+        wrote,
+        CommentWrite::Updated {
+            id: ours,
+            removed_duplicates: 0
+        }
+    );
+    assert_eq!(fake.count_requests("GET", "/user"), 1);
+}
+
+/// Scenario: a host where neither GraphQL nor `/user` says who an App's
+/// installation token is. Without help the token is taken for the Actions
+/// bot (so the App's comment is not found); with `comment-author` it is
+/// found and edited, and GitHub is not asked at all.
+#[test]
+fn comment_author_names_the_account_where_neither_lookup_answers() {
+    let fake = fake();
+    fake.add_issue(OWNER, REPO, 16);
+    let m = marker(&stage("pr-16"));
+    let ours = fake.add_comment_as(OWNER, REPO, 16, APP_BOT, &format!("{m}\nold"));
+
+    fake.inject("POST", "/graphql", vec![Fault::Status(404)]);
+    let wrote = github(&fake, APP_TOKEN)
+        .upsert_comment(pr(16), &stage("pr-16"), &format!("{m}\nguessed"))
+        .expect("upsert");
+    assert!(matches!(wrote, CommentWrite::Created(_)), "{wrote:?}");
+    let guessed = fake.comments(OWNER, REPO, 16)[1].id;
+    fake.clear_requests();
+
+    let gh = github(&fake, APP_TOKEN).with_comment_author(Some(APP_BOT.to_owned()));
+    let wrote = gh
+        .upsert_comment(pr(16), &stage("pr-16"), &format!("{m}\nnamed"))
+        .expect("upsert");
+    // The App's comments: the old one kept, the guessed one folded into it.
+    assert_eq!(
+        wrote,
+        CommentWrite::Updated {
+            id: ours,
+            removed_duplicates: 1
+        }
+    );
+    assert!(!fake
+        .comments(OWNER, REPO, 16)
+        .iter()
+        .any(|c| c.id == guessed));
+    assert_eq!(fake.count_requests("POST", "/graphql"), 0);
+    assert_eq!(fake.count_requests("GET", "/user"), 0);
 }
 
 #[test]
@@ -300,19 +404,41 @@ fn outputs(app: &App) -> std::collections::BTreeMap<String, String> {
     out
 }
 
+/// The sticky-comment scenario with the Actions token.
 #[test]
 fn a_pull_request_gets_one_comment_that_follows_it_from_deployed_to_destroyed() {
+    sticky_comment_lifecycle(TOKEN, ACTIONS_BOT);
+}
+
+/// The sticky-comment scenario with a GitHub App's installation token,
+/// which writes as `my-app[bot]` and gets 403 from `/user`.
+#[test]
+fn the_sticky_comment_with_an_app_installation_token() {
+    sticky_comment_lifecycle(APP_TOKEN, APP_BOT);
+}
+
+/// The sticky-comment scenario with a personal access token.
+#[test]
+fn the_sticky_comment_with_a_personal_token() {
+    sticky_comment_lifecycle(USER_TOKEN, USER);
+}
+
+/// A pull request opened, updated and closed, posted with `token`, whose
+/// comments are authored by `author`: one comment, created on the first
+/// run and edited in place by the others.
+fn sticky_comment_lifecycle(token: &str, author: &str) {
     let fake = fake();
     let app = App::new();
+    let as_token = [("INPUT_GITHUB-TOKEN", token)];
     let sha = FakeGitHub::sha("head-21");
     fake.set_pull(OWNER, REPO, 21, PullState::Open, &sha);
     let opened = app.event("opened", "opened", 21, &sha);
-    let out = run(&app, &fake, &opened, &[]);
+    let out = run(&app, &fake, &opened, &as_token);
     out.ok();
     let comments = fake.comments(OWNER, REPO, 21);
     assert_eq!(comments.len(), 1, "{}", out.context());
     let c = &comments[0];
-    assert_eq!(c.author, ACTIONS_BOT);
+    assert_eq!(c.author, author);
     assert!(c.body.starts_with("<!-- alchemy-ci:stage=pr-21 -->"));
     assert!(c.body.contains("Deployed"), "{}", c.body);
     assert!(
@@ -363,12 +489,22 @@ fn a_pull_request_gets_one_comment_that_follows_it_from_deployed_to_destroyed() 
         "the marker belongs to PR comments only"
     );
 
-    fake.set_pull(OWNER, REPO, 21, PullState::Closed, &sha);
-    let closed = app.event("closed", "closed", 21, &sha);
-    run(&app, &fake, &closed, &[]).ok();
+    let sha2 = FakeGitHub::sha("head-21b");
+    fake.set_pull(OWNER, REPO, 21, PullState::Open, &sha2);
+    let synced = app.event("sync", "synchronize", 21, &sha2);
+    run(&app, &fake, &synced, &as_token).ok();
     let comments = fake.comments(OWNER, REPO, 21);
     assert_eq!(comments.len(), 1, "the same comment is updated");
     assert_eq!(comments[0].id, c.id);
+    assert!(comments[0].body.contains(&format!("/commit/{sha2}")));
+
+    fake.set_pull(OWNER, REPO, 21, PullState::Closed, &sha2);
+    let closed = app.event("closed", "closed", 21, &sha2);
+    run(&app, &fake, &closed, &as_token).ok();
+    let comments = fake.comments(OWNER, REPO, 21);
+    assert_eq!(comments.len(), 1, "the same comment is updated");
+    assert_eq!(comments[0].id, c.id);
+    assert_eq!(comments[0].author, author);
     assert!(
         comments[0].body.contains("Destroyed"),
         "{}",

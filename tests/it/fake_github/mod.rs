@@ -15,6 +15,7 @@
 //! the form GitHub's `Link` headers use):
 //!
 //! - `GET /user`
+//! - `POST /graphql`, for `{ viewer { login databaseId } }` only
 //! - `GET|POST /repos/{owner}/{repo}/issues/{n}/comments` (paged, oldest first)
 //! - `GET|PATCH|POST|DELETE /repos/{owner}/{repo}/issues/comments/{id}`
 //! - `GET /repos/{owner}/{repo}/pulls` (paged, `state`, `head`, `base`,
@@ -66,12 +67,14 @@ pub const ACTIONS_BOT: &str = "github-actions[bot]";
 /// What a token authenticates as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
-    /// A personal access token: `GET /user` answers with the user.
+    /// A personal access token: `GET /user` and GraphQL's `viewer`
+    /// answer with the user.
     User,
-    /// A GitHub App installation token such as Actions' `GITHUB_TOKEN`:
-    /// what it writes is authored by the bot login it was added with
-    /// (`type: "Bot"`), and `GET /user` answers 403 "Resource not
-    /// accessible by integration".
+    /// A GitHub App installation token, such as Actions' `GITHUB_TOKEN`
+    /// (added as [`ACTIONS_BOT`]) or another App's (added as
+    /// `my-app[bot]`): what it writes is authored by the bot login it was
+    /// added with (`type: "Bot"`), `GET /user` answers 403 "Resource not
+    /// accessible by integration", and GraphQL's `viewer` is that bot.
     Installation,
 }
 

@@ -237,6 +237,7 @@ pub fn dispatch(st: &mut State, req: &Req<'_>) -> Reply {
     let segs: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     match (req.method, segs.as_slice()) {
         ("GET", ["user"]) => get_user(st, &token),
+        ("POST", ["graphql"]) => graphql(st, req, &token),
         (_, ["repos", owner, name, rest @ ..]) => match st.repo(owner, name) {
             Some(r) => {
                 let key = super::state::repo_key(&r.owner, &r.name);
@@ -265,6 +266,46 @@ fn get_user(st: &mut State, token: &Token) -> Reply {
             Reply::json(200, shapes::private_user(&st.base, &user))
         }
     }
+}
+
+/// `POST /graphql`, the part of GitHub's GraphQL API that answers who a
+/// token is: `{ viewer { login databaseId } }`. Any token may ask, an
+/// installation token included (its viewer is its bot, `<app>[bot]`).
+/// Only the fields asked for are answered; a query without `viewer` gets
+/// GraphQL's error shape (HTTP 200 with `errors`), as GitHub answers a
+/// field it does not know.
+fn graphql(st: &mut State, req: &Req<'_>, token: &Token) -> Reply {
+    const DOC: &str = "https://docs.github.com/graphql";
+    let m = match body_object(req.body) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Some(Value::String(query)) = m.get("query") else {
+        return Reply::json(
+            200,
+            json!({"errors": [{"message": "A query attribute must be specified and must be a string."}]}),
+        );
+    };
+    if !query.contains("viewer") {
+        return Reply::json(
+            200,
+            json!({"errors": [{
+                "path": ["query"],
+                "extensions": {"code": "undefinedField", "typeName": "Query"},
+                "message": "this fake answers only { viewer { login databaseId } }",
+                "locations": [{"line": 1, "column": 1}]
+            }], "documentation_url": DOC}),
+        );
+    }
+    let user = st.ensure_user(&token.login);
+    let mut viewer = Map::new();
+    if query.contains("login") {
+        viewer.insert("login".into(), json!(user.login));
+    }
+    if query.contains("databaseId") {
+        viewer.insert("databaseId".into(), json!(user.id));
+    }
+    Reply::json(200, json!({"data": {"viewer": viewer}}))
 }
 
 fn repo_route(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, rest: &[&str]) -> Reply {
