@@ -57,8 +57,9 @@ pub struct CommentInput<'a> {
     pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
 }
 
-/// Renders the comment body. The status, stage and URLs always fit; only
-/// the log block is shortened to stay under GitHub's limit.
+/// Renders the comment body, under GitHub's limit: the status, stage and
+/// primary URL always fit; the URL table and the list of removed
+/// resources share a budget, and the log block takes what room is left.
 pub fn render(c: &CommentInput<'_>) -> String {
     let (icon, word) = headline(c.status);
     let mut out = String::new();
@@ -100,15 +101,22 @@ pub fn render(c: &CommentInput<'_>) -> String {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
     }
 
+    // Names and URLs come from the app: however many or long, the lists
+    // share a budget, so the status above and the footer always fit.
+    let lists_end = out.len() + LISTS_BUDGET;
     if c.urls.len() > 1 {
         out.push_str("\n| Resource | URL |\n|---|---|\n");
-        for u in c.urls {
-            let _ = writeln!(
-                out,
-                "| {} | {} |",
-                markdown::text(&u.resource),
+        for (i, u) in c.urls.iter().enumerate() {
+            let row = format!(
+                "| {} | {} |\n",
+                markdown::text(&clip(&u.resource)),
                 markdown::link(&u.url)
             );
+            if out.len() + row.len() > lists_end {
+                let _ = writeln!(out, "| … | and {} more |", c.urls.len() - i);
+                break;
+            }
+            out.push_str(&row);
         }
     }
 
@@ -124,8 +132,13 @@ pub fn render(c: &CommentInput<'_>) -> String {
             c.removed.len(),
             if c.removed.len() == 1 { "" } else { "s" }
         );
-        for r in c.removed {
-            let _ = writeln!(out, "- {}", markdown::text(r));
+        for (i, r) in c.removed.iter().enumerate() {
+            let item = format!("- {}\n", markdown::text(&clip(r)));
+            if out.len() + item.len() > lists_end {
+                let _ = writeln!(out, "- … and {} more", c.removed.len() - i);
+                break;
+            }
+            out.push_str(&item);
         }
         out.push_str("\n</details>\n");
     }
@@ -144,6 +157,21 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     out.push_str(footer);
     out
+}
+
+/// Room for the URL table and the list of removed resources together.
+const LISTS_BUDGET: usize = 40_000;
+
+/// The longest resource name shown in full.
+const NAME_CHARS: usize = 120;
+
+fn clip(s: &str) -> String {
+    if s.chars().count() <= NAME_CHARS {
+        return s.to_owned();
+    }
+    let mut t: String = s.chars().take(NAME_CHARS).collect();
+    t.push('…');
+    t
 }
 
 /// The last `max` characters of `s`, cut at a line start when one is near.
@@ -193,6 +221,35 @@ mod tests {
         assert!(body.contains("https://pr-1.example.test"));
         assert!(body.contains("earlier output trimmed"));
         assert!(!body.contains("<here>"));
+    }
+
+    #[test]
+    fn many_long_names_and_urls_still_fit() {
+        let s = stage();
+        let urls: Vec<NamedUrl> = (0..500)
+            .map(|i| NamedUrl {
+                resource: format!("{i}{}", "\u{202e}<x>".repeat(500)),
+                url: format!("https://pr-1.example.test/{i}/{}", "a".repeat(2000)),
+            })
+            .collect();
+        let removed: Vec<String> = (0..500)
+            .map(|i| format!("{i}{}", "_".repeat(5000)))
+            .collect();
+        let body = render(&CommentInput {
+            stage: &s,
+            status: CommentStatus::DestroyFailed,
+            repo_url: None,
+            sha: None,
+            urls: &urls,
+            run_url: None,
+            updated_at: None,
+            log_tail: Some(&"log line\n".repeat(10_000)),
+            removed: &removed,
+            merged_into: None,
+        });
+        assert!(body.chars().count() <= MAX_COMMENT_CHARS, "{}", body.len());
+        assert!(body.contains("more |") && body.contains("- … and"));
+        assert!(body.ends_with("</sub>\n"));
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub fn server_url(s: &str) -> Result<String, String> {
             "expected an https:// URL (http:// only to a loopback address), with no credentials, query or fragment; got {s:?}"
         )
     };
+    if s.len() > 2048 {
+        return Err(bad());
+    }
     let lower = s.to_ascii_lowercase();
     let (rest, https) = if lower.starts_with("https://") {
         (&s[8..], true)
