@@ -226,6 +226,27 @@ fn hostile_event_fields_are_shown_inert() {
     assert_eq!(rows, 4 * hostile().len());
 }
 
+/// Scenario: a title with a line break and a bidi override. The plan
+/// shows it on the PR line, quoted and escaped once: `\n`, not `\\n`.
+#[test]
+fn a_title_is_escaped_once() {
+    let dir = Dir::new();
+    let mut v = fixture("pull_request.opened.json");
+    v["pull_request"]["title"] = json!("fix\nthe \u{202e}bug");
+    dir.write_json("event.json", &v);
+    let out = dir.run(&["simulate", "--event", "event.json"]);
+    out.ok();
+    let pr_line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("PR "))
+        .unwrap_or_else(|| panic!("no PR line\n{}", out.context()));
+    assert!(
+        pr_line.contains(r#" "fix\nthe \u{202e}bug", action opened"#),
+        "{pr_line}"
+    );
+}
+
 /// Scenario: an event name, given as a flag or by the runner, that no
 /// event has: it is shown inert, and the run skips.
 #[test]
