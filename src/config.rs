@@ -29,6 +29,7 @@ pub const INPUTS: &[&str] = &[
     "allow-protected",
     "working-directory",
     "alchemy-command",
+    "verify-command",
     "state-store",
     "s3-endpoint",
     "s3-region",
@@ -53,7 +54,14 @@ pub const FILE_ONLY: &[&str] = &["profiles", "env"];
 
 /// Inputs that make no sense inside the config file itself: where the file
 /// is, and a secret that must never be committed.
-const NOT_IN_FILE: &[&str] = &["config", "github-token", "state-token"];
+const NOT_IN_FILE: &[&str] = &["config", "github-token", "state-token", "verify-command"];
+
+/// Inputs the config file may not set because a pull request can change
+/// that file, with the reason its error gives.
+const REFUSED_IN_FILE: &[(&str, &str)] = &[(
+    "verify-command",
+    "a pull request can change this file, and the command would run with the workflow's secrets; set it as an action input (with: verify-command) or with --verify-command",
+)];
 
 /// Config file locations, relative to the repository root, tried in order.
 pub const CONFIG_FILES: &[&str] = &["alchemy-ci.yml", ".github/alchemy-ci.yml"];
@@ -75,6 +83,12 @@ pub enum ConfigError {
         path: PathBuf,
         key: String,
         known: String,
+    },
+    #[error("{}: `{key}` cannot be set in the config file: {why}", path.display())]
+    RefusedKey {
+        path: PathBuf,
+        key: String,
+        why: &'static str,
     },
     #[error("two config files found, {} and {}; keep one", first.display(), second.display())]
     TwoFiles { first: PathBuf, second: PathBuf },
@@ -141,6 +155,9 @@ pub struct Config {
     pub allow_protected: bool,
     pub working_directory: PathBuf,
     pub alchemy_command: AlchemyCommand,
+    /// The user's check that a destroyed stage left nothing behind: an
+    /// argument vector with `{stage}`; never from the config file.
+    pub verify_command: Option<Vec<String>>,
     pub state_store: StateStoreSpec,
     /// The S3-compatible endpoint of an `s3://` store (R2, MinIO); AWS when unset.
     pub s3_endpoint: Option<String>,
@@ -371,6 +388,16 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         }
         None => AlchemyCommand::Auto,
     };
+    let verify_command = get("verify-command")
+        .map(|s| {
+            let t = text(s, "verify-command")?;
+            let words = AlchemyCommand::split_words(&t).map_err(|m| s.err("verify-command", m))?;
+            if words.is_empty() {
+                return Err(s.err("verify-command", "is empty"));
+            }
+            Ok(words)
+        })
+        .transpose()?;
     let state_store = match get("state-store") {
         Some(s) => {
             let t = text(s, "state-store")?;
@@ -594,6 +621,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
             .transpose()?
             .map_or_else(|| PathBuf::from("."), PathBuf::from),
         alchemy_command,
+        verify_command,
         state_store,
         s3_endpoint,
         s3_region,
@@ -667,6 +695,13 @@ fn read_config_file(path: &Path) -> Result<Vec<(&'static str, serde_norway::Valu
                 .trim()
                 .to_owned(),
         };
+        if let Some((key, why)) = REFUSED_IN_FILE.iter().find(|(k, _)| *k == key_text) {
+            return Err(ConfigError::RefusedKey {
+                path: path.into(),
+                key: (*key).to_owned(),
+                why,
+            });
+        }
         let Some(key) = known.iter().copied().find(|name| *name == key_text) else {
             return Err(ConfigError::UnknownKey {
                 path: path.into(),

@@ -55,12 +55,22 @@ pub struct CommentInput<'a> {
     pub removed: &'a [String],
     /// For a merged PR: the stage the merge deploys to, and its URL.
     pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
+    /// Why a destroy that Alchemy reported as a success is not verified.
+    pub unverified: Option<&'a str>,
 }
 
 /// Renders the comment body. The status, stage and URLs always fit; only
 /// the log block is shortened to stay under GitHub's limit.
 pub fn render(c: &CommentInput<'_>) -> String {
     let (icon, word) = headline(c.status);
+    let unverified = c
+        .unverified
+        .filter(|_| c.status == CommentStatus::Destroyed);
+    let word = if unverified.is_some() {
+        "Destroyed, not verified"
+    } else {
+        word
+    };
     let mut out = String::new();
     let _ = writeln!(out, "{}", marker(c.stage));
     let _ = writeln!(out, "### {icon} Preview `{}` · {word}\n", c.stage);
@@ -96,6 +106,10 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     if let Some(at) = c.updated_at {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
+    }
+
+    if let Some(why) = unverified {
+        let _ = writeln!(out, "\n> ⚠️ {}.", markdown::text(why));
     }
 
     if c.urls.len() > 1 {
@@ -184,6 +198,7 @@ mod tests {
             log_tail: Some(&log),
             removed: &[],
             merged_into: None,
+            unverified: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -207,6 +222,7 @@ mod tests {
             log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
             removed: &[],
             merged_into: None,
+            unverified: None,
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));
