@@ -798,9 +798,11 @@ fn remove_dir_if_exists(p: &Path) -> std::io::Result<()> {
 }
 
 /// The resources named in a stage's files, for "what is left" messages.
+/// v2's stack outputs file is not a resource.
 fn resource_names(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     files
         .iter()
+        .filter(|(path, _)| !path.ends_with("/__stack_output__.json"))
         .map(|(path, bytes)| {
             serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()

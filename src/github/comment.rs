@@ -228,3 +228,41 @@ mod tests {
         assert!(!body.contains("<img"));
     }
 }
+
+#[cfg(test)]
+mod unverified_tests {
+    use super::*;
+    use crate::stage::StagePrefix;
+
+    /// A destroy alchemy-ci could not check never reads as a plain one.
+    #[test]
+    fn an_unverified_destroy_says_so_in_the_status_and_why() {
+        let s = Stage::parse("pr-1", &StagePrefix::default()).expect("valid");
+        let why = "Alchemy reported success; this app keeps its state in its own store, so alchemy-ci could not verify it";
+        let input = CommentInput {
+            stage: &s,
+            status: CommentStatus::Destroyed,
+            repo_url: None,
+            sha: None,
+            urls: &[],
+            run_url: None,
+            updated_at: None,
+            log_tail: None,
+            removed: &[],
+            merged_into: None,
+            unverified: Some(why),
+        };
+        let body = render(&input);
+        assert!(
+            body.contains("| **Status** | 🗑️ Destroyed, not verified |"),
+            "{body}"
+        );
+        assert!(body.contains("could not verify it."), "{body}");
+        let plain = render(&CommentInput {
+            unverified: None,
+            ..input
+        });
+        assert!(plain.contains("| **Status** | 🗑️ Destroyed |"), "{plain}");
+        assert!(!plain.contains("verify"), "{plain}");
+    }
+}
