@@ -750,7 +750,9 @@ impl StageRun<'_> {
         if !self.restored {
             return None;
         }
-        let safe_to_remove = self.saved && !self.collect_failed;
+        // State written where alchemy-ci does not look was not saved either.
+        let stray = self.finding.as_ref().is_some_and(Finding::is_warning);
+        let safe_to_remove = self.saved && !self.collect_failed && !stray;
         if !safe_to_remove {
             tracing::error!(
                 "stage {}'s state was NOT saved; it is left in {}{}",

@@ -123,8 +123,8 @@ pub fn after_deploy(
         keeping: StateKeeping::NotFound,
         message: Some(format!(
             "stage {stage}'s state could not be found: no state file of it where alchemy-ci looks ({looked}), \
-             yet this app uses a local state store ({}). alchemy-ci could not save {stage}'s state, and the \
-             destroy of {stage} will NOT be verifiable. Check alchemy-command (the app's Alchemy flavour and \
+             yet this app uses a local state store ({}). alchemy-ci could not save {stage}'s state (it leaves \
+             .alchemy/ on disk as the run left it), and the destroy of {stage} will NOT be verifiable. Check alchemy-command (the app's Alchemy flavour and \
              how it is run) and where the app keeps its state",
             shown.join(", ")
         )),

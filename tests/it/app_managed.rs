@@ -268,6 +268,19 @@ fn state_in_a_layout_alchemy_ci_does_not_know_is_a_loud_warning_not_a_verified_d
         out.context()
     );
     assert_eq!(app.record("pr-44").state, Some(StateKeeping::NotFound));
+    // The only copy of that state is not deleted with the run's .alchemy/.
+    assert!(
+        app.app_path()
+            .join(".alchemy/elsewhere/kept-app/pr-44/page.json")
+            .exists(),
+        "{}",
+        out.context()
+    );
+    assert!(
+        out.stdout.contains("could not be saved and is left in"),
+        "{}",
+        out.context()
+    );
 
     let out = gh.pr(&app, "closed", 44, &head, &custom, &[]);
     out.ok();
