@@ -204,6 +204,9 @@ pub struct ConfigArgs {
     /// auto, v1, v1-script [ENTRY], v2, or a command with {stage} and {phase}.
     #[arg(long, value_name = "COMMAND")]
     pub alchemy_command: Option<String>,
+    /// A command with {stage} that exits 0 when nothing of a destroyed stage is left [default: none].
+    #[arg(long, value_name = "COMMAND")]
+    pub verify_command: Option<String>,
     /// git (default), dir:<path> or s3://bucket/prefix.
     #[arg(long, value_name = "STORE")]
     pub state_store: Option<String>,
@@ -262,7 +265,7 @@ pub struct ConfigArgs {
 
 impl ConfigArgs {
     pub fn flag_values(&self) -> FlagValues {
-        let pairs: [(&'static str, &Option<String>); 29] = [
+        let pairs: [(&'static str, &Option<String>); 30] = [
             ("command", &self.command),
             ("stage", &self.stage),
             ("stage-prefix", &self.stage_prefix),
@@ -274,6 +277,7 @@ impl ConfigArgs {
             ("allow-protected", &self.allow_protected),
             ("working-directory", &self.working_directory),
             ("alchemy-command", &self.alchemy_command),
+            ("verify-command", &self.verify_command),
             ("state-store", &self.state_store),
             ("s3-endpoint", &self.s3_endpoint),
             ("s3-region", &self.s3_region),

@@ -29,6 +29,7 @@ pub const INPUTS: &[&str] = &[
     "allow-protected",
     "working-directory",
     "alchemy-command",
+    "verify-command",
     "state-store",
     "s3-endpoint",
     "s3-region",
@@ -185,6 +186,9 @@ pub struct Config {
     pub allow_protected: bool,
     pub working_directory: PathBuf,
     pub alchemy_command: AlchemyCommand,
+    /// The user's check that a destroyed stage left nothing behind: an
+    /// argument vector with `{stage}`; never from the config file.
+    pub verify_command: Option<Vec<String>>,
     pub state_store: StateStoreSpec,
     /// The S3-compatible endpoint of an `s3://` store (R2, MinIO); AWS when unset.
     pub s3_endpoint: Option<String>,
@@ -418,6 +422,16 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         }
         None => AlchemyCommand::Auto,
     };
+    let verify_command = get("verify-command")
+        .map(|s| {
+            let t = text(s, "verify-command")?;
+            let words = AlchemyCommand::split_words(&t).map_err(|m| s.err("verify-command", m))?;
+            if words.is_empty() {
+                return Err(s.err("verify-command", "is empty"));
+            }
+            Ok(words)
+        })
+        .transpose()?;
     let state_store = match get("state-store") {
         Some(s) => {
             let t = text(s, "state-store")?;
@@ -654,6 +668,7 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
             .transpose()?
             .map_or_else(|| PathBuf::from("."), PathBuf::from),
         alchemy_command,
+        verify_command,
         state_store,
         s3_endpoint,
         s3_region,

@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::actions::Actions;
+use crate::alchemy::layout::{self, Finding};
 use crate::alchemy::process::{self, Finished, Invocation};
+use crate::alchemy::verify::{self, Verification};
 use crate::alchemy::{urls, Flavor, Phase};
 use crate::cancel::{signal_name, Cancel};
 use crate::github::client::ForgeError;
@@ -75,6 +77,11 @@ pub struct Report {
     /// Problems that did not change the result (a comment that could not
     /// be posted, say).
     pub warnings: Vec<String>,
+    /// Things the user should know that are not problems (an app that
+    /// keeps its own state).
+    pub notes: Vec<String>,
+    /// How a destroy that succeeded was checked.
+    pub verification: Option<Verification>,
 }
 
 impl Report {
@@ -90,6 +97,8 @@ impl Report {
             kept_locally: None,
             log_tail: None,
             warnings: Vec::new(),
+            notes: Vec::new(),
+            verification: None,
         }
     }
 
@@ -130,6 +139,9 @@ pub fn execute(plan: &Plan, rt: &Runtime<'_>) -> Report {
         forge_off: false,
         warnings: Vec::new(),
         removed: Vec::new(),
+        finding: None,
+        verification: None,
+        notes: Vec::new(),
     };
     run.steps();
     run.finish()
@@ -160,6 +172,10 @@ struct StageRun<'a> {
     warnings: Vec<String>,
     /// The resources a destroy started with.
     removed: Vec<String>,
+    /// Where a deploy found the stage's state.
+    finding: Option<Finding>,
+    verification: Option<Verification>,
+    notes: Vec<String>,
 }
 
 impl StageRun<'_> {
@@ -264,10 +280,10 @@ impl StageRun<'_> {
                     Err(format!("Alchemy {} of {stage} {what}", phase_noun(*phase)))
                 }
             }
-            StepKind::VerifyDestroyed { .. } => {
+            StepKind::VerifyDestroyed { check, .. } => {
                 let left = self.collect()?;
                 if left.is_empty() {
-                    return Ok(());
+                    return self.confirm_destroyed(check.as_deref());
                 }
                 self.remaining = resource_names(&left);
                 Err(format!(
@@ -281,8 +297,12 @@ impl StageRun<'_> {
                 // it never started (a restore that broke half-way, a program
                 // that would not spawn), the working tree may hold a partial
                 // copy, and the stored files stay the truth.
-                if self.finished.is_some() {
-                    self.collect()?;
+                if let Some(finished) = &self.finished {
+                    let ok = finished.succeeded() && self.failure.is_none();
+                    let files = self.collect()?;
+                    if self.plan.action == Action::Deploy {
+                        self.found_state(&files, ok);
+                    }
                 }
                 Ok(())
             }
@@ -326,6 +346,13 @@ impl StageRun<'_> {
                 r.files = files.keys().cloned().collect();
                 r.error = error;
                 r.remaining = remaining;
+                let destroy = self.plan.action == Action::Destroy && !failed;
+                verify::update_record(
+                    r,
+                    self.finding.as_ref(),
+                    self.verification.as_ref(),
+                    destroy,
+                );
                 if deploy {
                     r.urls = urls;
                     if !failed {
@@ -484,6 +511,12 @@ impl StageRun<'_> {
             return;
         };
         let finished = matches!(status, CommentStatus::Deployed | CommentStatus::Destroyed);
+        let unverified = self
+            .verification
+            .as_ref()
+            .and_then(Verification::reason)
+            .filter(|_| status == CommentStatus::Destroyed)
+            .map(str::to_owned);
         let urls: Vec<NamedUrl> = match status {
             CommentStatus::Deployed | CommentStatus::Failed => self.urls.clone(),
             // While deploying, the previous URLs still serve.
@@ -539,6 +572,7 @@ impl StageRun<'_> {
             log_tail: log_tail.as_deref(),
             removed: &removed,
             merged_into: merged.as_ref().map(|(s, u)| (*s, u.as_deref())),
+            unverified: unverified.as_deref(),
         });
         if let Err(e) = forge.upsert_comment(number, &self.stage, &body) {
             self.forge_warning("update the PR comment", &e);
@@ -553,9 +587,76 @@ impl StageRun<'_> {
         }
     }
 
+    /// A destroy that left no state file: verified only if it had files to
+    /// watch or the user's verify-command says nothing is left.
+    fn confirm_destroyed(&mut self, check: Option<&[String]>) -> Result<(), String> {
+        let held = self.held.as_ref().ok_or("no lock held")?;
+        let keeping = held.snapshot.record.as_ref().and_then(|r| r.state);
+        let mut v = verify::judge(&held.snapshot.files, keeping);
+        if let Some(argv) = check {
+            let env = self.plan.steps.iter().find_map(|s| match &s.kind {
+                StepKind::RunAlchemy { env, .. } => Some(env.clone()),
+                _ => None,
+            });
+            let check = verify::Check {
+                argv,
+                cwd: self.rt.app_dir.clone(),
+                env: crate::config::resolve_env(&env.unwrap_or_default(), &|k| {
+                    std::env::var(k).ok()
+                })?,
+                timeout: self.rt.timeout,
+                grace: self.rt.grace,
+                cancel: self.rt.cancel,
+                actions_group: self
+                    .rt
+                    .actions
+                    .active
+                    .then(|| format!("verify-command {}", self.stage)),
+                stdout_to_stderr: self.rt.stdout_to_stderr,
+            };
+            v = verify::run(&check, &self.stage)?;
+        }
+        if v.reason().is_some() {
+            self.rt.actions.warning(&v.message(&self.stage));
+        }
+        self.verification = Some(v);
+        Ok(())
+    }
+
+    /// Records and tells where a deploy found the stage's state.
+    fn found_state(&mut self, files: &BTreeMap<String, Vec<u8>>, ok: bool) {
+        let layout = Layout::of(&self.rt.flavor);
+        let dir = &self.alchemy_dir;
+        self.finding =
+            layout::after_deploy(files, ok, layout, &self.stage, dir, self.aside.as_deref());
+        match self
+            .finding
+            .as_ref()
+            .map(|f| (f.message.clone(), f.is_warning()))
+        {
+            Some((Some(m), true)) => {
+                tracing::warn!("{m}");
+                self.rt.actions.warning(&m);
+                self.warnings.push(m);
+            }
+            Some((Some(m), false)) => {
+                self.rt.actions.notice(&m);
+                self.notes.push(m);
+            }
+            _ => {}
+        }
+    }
+
     /// Reads the stage's files from the working tree, once they may have changed.
     fn collect(&mut self) -> Result<BTreeMap<String, Vec<u8>>, String> {
-        match files::collect(&self.alchemy_dir, &self.stage, Layout::of(&self.rt.flavor)) {
+        let restored = self.held.as_ref().map(|h| &h.snapshot.files);
+        let layout = Layout::of(&self.rt.flavor);
+        match layout::stage_files(
+            &self.alchemy_dir,
+            &self.stage,
+            layout,
+            restored.unwrap_or(&BTreeMap::new()),
+        ) {
             Ok(f) => {
                 self.collected = Some(f.clone());
                 Ok(f)
@@ -617,7 +718,10 @@ impl StageRun<'_> {
             None => (
                 Outcome::Success,
                 match self.plan.action {
-                    Action::Destroy => format!("destroyed {stage}"),
+                    Action::Destroy => self
+                        .verification
+                        .as_ref()
+                        .map_or_else(|| format!("destroyed {stage}"), |v| v.message(&stage)),
                     Action::Read => format!("read {stage}"),
                     _ => format!("deployed {stage}"),
                 },
@@ -634,6 +738,8 @@ impl StageRun<'_> {
             kept_locally,
             log_tail,
             warnings: std::mem::take(&mut self.warnings),
+            notes: std::mem::take(&mut self.notes),
+            verification: self.verification.take(),
         }
     }
 
@@ -644,7 +750,9 @@ impl StageRun<'_> {
         if !self.restored {
             return None;
         }
-        let safe_to_remove = self.saved && !self.collect_failed;
+        // State written where alchemy-ci does not look was not saved either.
+        let stray = self.finding.as_ref().is_some_and(Finding::is_warning);
+        let safe_to_remove = self.saved && !self.collect_failed && !stray;
         if !safe_to_remove {
             tracing::error!(
                 "stage {}'s state was NOT saved; it is left in {}{}",
@@ -692,9 +800,11 @@ fn remove_dir_if_exists(p: &Path) -> std::io::Result<()> {
 }
 
 /// The resources named in a stage's files, for "what is left" messages.
+/// v2's stack outputs file is not a resource.
 fn resource_names(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
     files
         .iter()
+        .filter(|(path, _)| !path.ends_with("/__stack_output__.json"))
         .map(|(path, bytes)| {
             serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()

@@ -167,6 +167,9 @@ pub enum StepKind {
     },
     VerifyDestroyed {
         stage: Stage,
+        /// The verify-command, run when no state of the stage is left.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        check: Option<Vec<String>>,
     },
     CollectUrls {
         stage: Stage,
@@ -669,6 +672,7 @@ impl Decider<'_> {
                     log_tail: None,
                     removed: &[],
                     merged_into: None,
+                    unverified: None,
                 }))
             }
             _ => None,
@@ -802,6 +806,10 @@ fn stage_steps(
     if phase == Phase::Destroy {
         steps.push(step(StepKind::VerifyDestroyed {
             stage: stage.clone(),
+            check: config
+                .verify_command
+                .as_deref()
+                .map(|w| alchemy::verify::argv(w, stage)),
         }));
     }
     steps.push(always(StepKind::SaveState {

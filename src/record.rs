@@ -4,8 +4,9 @@
 //! Format 1 (documented in docs/state.md):
 //! `format`, `stage`, `pr`, `head_sha`, `status`, `urls`, `created_at`,
 //! `updated_at`, `deployed_at`, `closed_at`, `run_url`, `lock`, `files`,
-//! `error`, `remaining`. Unknown fields are ignored so older readers can
-//! read newer records; a higher `format` is refused.
+//! `error`, `remaining`, and, when known, `state`, `verified` and `note`.
+//! Unknown fields are ignored so older readers can read newer records; a
+//! higher `format` is refused.
 
 use std::fmt;
 
@@ -47,6 +48,30 @@ impl RecordStatus {
 impl fmt::Display for RecordStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Where a stage's Alchemy state lives, as its last deploy found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateKeeping {
+    /// In `.alchemy/`, where alchemy-ci saves and restores it.
+    Local,
+    /// In the app's own state store (Cloudflare, S3, a v2 state provider):
+    /// alchemy-ci keeps none of it and cannot check a destroy by it.
+    AppManaged,
+    /// The app wrote local state, but not where its Alchemy flavour keeps
+    /// a stage's files: alchemy-ci could not save it.
+    NotFound,
+}
+
+impl StateKeeping {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::AppManaged => "app-managed",
+            Self::NotFound => "not-found",
+        }
     }
 }
 
@@ -93,6 +118,18 @@ pub struct Record {
     /// Resources left behind by a failed destroy.
     #[serde(default)]
     pub remaining: Vec<String>,
+    /// Where the stage's state lives; absent in records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateKeeping>,
+    /// After a destroy that succeeded: `true` when it was verified (no state
+    /// left, or the verify-command said so), `false` when Alchemy's word is
+    /// all there is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// One line about how the stage's state is kept or why its destroy
+    /// could not be verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Record {
@@ -113,6 +150,9 @@ impl Record {
             files: Vec::new(),
             error: None,
             remaining: Vec::new(),
+            state: None,
+            verified: None,
+            note: None,
         }
     }
 

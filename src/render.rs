@@ -112,7 +112,9 @@ fn describe(s: &Step) -> String {
         StepKind::RestoreState { stage, store } => {
             format!("restore only stage {stage}'s state into .alchemy/ from {store}")
         }
-        StepKind::Comment { status } => format!("post or update the PR comment: {}", status.as_str()),
+        StepKind::Comment { status } => {
+            format!("post or update the PR comment: {}", status.as_str())
+        }
         StepKind::CommentResult {
             on_success,
             on_failure,
@@ -142,7 +144,10 @@ fn describe(s: &Step) -> String {
                 .map(|(k, v)| match v {
                     EnvValue::Plain(p) => format!("{k}={}", shell_quote(p)),
                     EnvValue::FromEnv { from, secret: true } => format!("{k}=*** (from ${from})"),
-                    EnvValue::FromEnv { from, secret: false } => format!("{k}=${from}"),
+                    EnvValue::FromEnv {
+                        from,
+                        secret: false,
+                    } => format!("{k}=${from}"),
                 })
                 .collect();
             format!(
@@ -152,9 +157,21 @@ fn describe(s: &Step) -> String {
                 vars.join(" ")
             )
         }
-        StepKind::VerifyDestroyed { stage } => format!(
-            "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
-        ),
+        StepKind::VerifyDestroyed { stage, check } => {
+            let text = format!(
+                "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
+            );
+            match check {
+                Some(argv) => {
+                    let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+                    format!(
+                        "{text}, then that the verify-command exits 0:\n        {}",
+                        cmd.join(" ")
+                    )
+                }
+                None => text,
+            }
+        }
         StepKind::CollectUrls { stage } => format!("collect stage {stage}'s URLs from its state"),
         StepKind::SaveState { stage, store } => format!("save stage {stage}'s state to {store}"),
         StepKind::WriteRecord {
@@ -164,7 +181,11 @@ fn describe(s: &Step) -> String {
             tombstone,
         } => format!(
             "write stage {stage}'s record: {on_success}{} or {on_failure}",
-            if *tombstone { " (kept as a tombstone of the closed PR)" } else { "" }
+            if *tombstone {
+                " (kept as a tombstone of the closed PR)"
+            } else {
+                ""
+            }
         ),
         StepKind::ReleaseLock { stage } => format!("unlock stage {stage}"),
         StepKind::RefreshRecord { stage } => {
@@ -179,7 +200,9 @@ fn describe(s: &Step) -> String {
                 names.join(", ")
             )
         }
-        StepKind::DestroyOrphans => "destroy each orphan the way a closed PR's stage is destroyed".into(),
+        StepKind::DestroyOrphans => {
+            "destroy each orphan the way a closed PR's stage is destroyed".into()
+        }
         StepKind::ShowStatus => "show each stage's status, commit, age and URLs".into(),
     };
     if s.always {

@@ -6,8 +6,10 @@
 //! get here (see [`crate::stage`]).
 
 mod detect;
+pub mod layout;
 pub mod process;
 pub mod urls;
+pub mod verify;
 
 use std::fmt;
 

@@ -118,6 +118,14 @@ fn publish(actions: &Actions, plan: &Plan, report: &Report, facts: &Facts, event
             "urls",
             serde_json::to_string(&urls).unwrap_or_else(|_| "[]".into()),
         ),
+        (
+            "verified",
+            report
+                .verification
+                .as_ref()
+                .map(|v| v.verified().to_string())
+                .unwrap_or_default(),
+        ),
     ];
     if let Err(e) = actions.set_outputs(&outputs) {
         tracing::warn!("could not write the step outputs: {e}");
@@ -173,6 +181,7 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         log_tail: log.as_deref(),
         removed: &report.remaining,
         merged_into: None,
+        unverified: report.verification.as_ref().and_then(|v| v.reason()),
     });
     // The marker only identifies PR comments.
     body.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"
@@ -190,6 +199,9 @@ pub fn summary(r: &Report) -> String {
         Outcome::Skipped => "–",
     };
     out.push_str(&format!("{mark} {}\n", render::term(&r.message)));
+    for n in &r.notes {
+        out.push_str(&format!("  note: {}\n", render::term(n)));
+    }
     for u in &r.urls {
         out.push_str(&format!(
             "  {}  ({})\n",

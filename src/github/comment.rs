@@ -55,6 +55,8 @@ pub struct CommentInput<'a> {
     pub removed: &'a [String],
     /// For a merged PR: the stage the merge deploys to, and its URL.
     pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
+    /// Why a destroy that Alchemy reported as a success is not verified.
+    pub unverified: Option<&'a str>,
 }
 
 /// Renders the comment body, under GitHub's limit: the status, stage and
@@ -62,6 +64,14 @@ pub struct CommentInput<'a> {
 /// resources share a budget, and the log block takes what room is left.
 pub fn render(c: &CommentInput<'_>) -> String {
     let (icon, word) = headline(c.status);
+    let unverified = c
+        .unverified
+        .filter(|_| c.status == CommentStatus::Destroyed);
+    let word = if unverified.is_some() {
+        "Destroyed, not verified"
+    } else {
+        word
+    };
     let mut out = String::new();
     let _ = writeln!(out, "{}", marker(c.stage));
     let _ = writeln!(out, "### {icon} Preview `{}` · {word}\n", c.stage);
@@ -99,6 +109,10 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     if let Some(at) = c.updated_at {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
+    }
+
+    if let Some(why) = unverified {
+        let _ = writeln!(out, "\n> ⚠️ {}.", markdown::text(why));
     }
 
     // Names and URLs come from the app: however many or long, the lists
@@ -214,6 +228,7 @@ mod tests {
             log_tail: Some(&log),
             removed: &[],
             merged_into: None,
+            unverified: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -246,6 +261,7 @@ mod tests {
             log_tail: Some(&"log line\n".repeat(10_000)),
             removed: &removed,
             merged_into: None,
+            unverified: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS, "{}", body.len());
         assert!(body.contains("more |") && body.contains("- … and"));
@@ -266,8 +282,47 @@ mod tests {
             log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
             removed: &[],
             merged_into: None,
+            unverified: None,
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));
+    }
+}
+
+#[cfg(test)]
+mod unverified_tests {
+    use super::*;
+    use crate::stage::StagePrefix;
+
+    /// A destroy alchemy-ci could not check never reads as a plain one.
+    #[test]
+    fn an_unverified_destroy_says_so_in_the_status_and_why() {
+        let s = Stage::parse("pr-1", &StagePrefix::default()).expect("valid");
+        let why = "Alchemy reported success; this app keeps its state in its own store, so alchemy-ci could not verify it";
+        let input = CommentInput {
+            stage: &s,
+            status: CommentStatus::Destroyed,
+            repo_url: None,
+            sha: None,
+            urls: &[],
+            run_url: None,
+            updated_at: None,
+            log_tail: None,
+            removed: &[],
+            merged_into: None,
+            unverified: Some(why),
+        };
+        let body = render(&input);
+        assert!(
+            body.contains("| **Status** | 🗑️ Destroyed, not verified |"),
+            "{body}"
+        );
+        assert!(body.contains("could not verify it."), "{body}");
+        let plain = render(&CommentInput {
+            unverified: None,
+            ..input
+        });
+        assert!(plain.contains("| **Status** | 🗑️ Destroyed |"), "{plain}");
+        assert!(!plain.contains("verify"), "{plain}");
     }
 }

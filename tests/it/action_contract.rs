@@ -367,6 +367,7 @@ fn the_action_deploys_on_opened_and_destroys_on_closed_as_a_container_step() {
     assert_eq!(out["stage"], "pr-12");
     assert_eq!(out["action"], "destroy");
     assert_eq!(out["result"], "success");
+    assert_eq!(out["verified"], "true", "its state was seen to go");
     assert_eq!(out["url"], "");
     assert_eq!(
         serde_json::from_str::<Value>(&out["urls"]).expect("urls is JSON"),
@@ -556,7 +557,7 @@ fn action_yml_runs_alchemy_ci_run_in_a_docker_container() {
     );
     assert_eq!(
         output_names(),
-        ["stage", "action", "result", "url", "urls"],
+        ["stage", "action", "result", "url", "urls", "verified"],
         "the outputs run writes"
     );
 }

@@ -5,6 +5,8 @@ mod support;
 
 mod action_contract;
 mod alchemy_e2e;
+mod alchemy_v2;
+mod app_managed;
 mod bad_input;
 mod cleanup;
 mod decide;
