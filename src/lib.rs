@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod alchemy;
 pub mod cancel;
+pub mod checkout;
 pub mod cleanup;
 pub mod cli;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod execute;
 pub mod github;
 pub mod input_file;
 pub mod plan;
+pub mod pr_command;
 pub mod record;
 pub mod render;
 pub mod stage;
