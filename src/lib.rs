@@ -22,5 +22,7 @@ pub mod record;
 pub mod render;
 pub mod stage;
 pub mod state;
+pub mod status_check;
 pub mod text;
 pub mod time;
+pub mod ttl;
