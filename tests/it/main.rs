@@ -9,6 +9,7 @@ mod bad_input;
 mod cleanup;
 mod decide;
 mod fake_github;
+mod fake_github_commands_selftest;
 mod fake_github_selftest;
 mod git_e2e;
 mod git_store;
