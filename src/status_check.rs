@@ -11,8 +11,9 @@
 //!   (linking the preview), failed is `failure` (linking the run), and a
 //!   pull request that needs no preview gets `success` "no preview
 //!   needed": requiring the check never blocks such a PR.
-//! - A destroy posts nothing: a closed PR's last commit keeps the status
-//!   it had, which is what its history should show.
+//! - A destroy ([`Phase::Destroyed`]) posts nothing: a closed PR's last
+//!   commit keeps the status it had, which is what its history should
+//!   show.
 
 use serde::Serialize;
 
@@ -73,6 +74,9 @@ pub enum Phase {
     NotNeeded {
         reason: String,
     },
+    /// Destroyed (the PR closed, or a command): posts nothing, so the
+    /// commit keeps the status it had.
+    Destroyed,
 }
 
 /// One app and its phase; `app` is `None` for the only app.
@@ -83,23 +87,24 @@ pub struct AppPhase<'a> {
 }
 
 /// The statuses to post for `stage`, per app first, the aggregate last.
+/// Destroyed apps get none, and the aggregate counts only the others.
 pub fn statuses(stage: &Stage, run_url: Option<&str>, apps: &[AppPhase<'_>]) -> Vec<CommitStatus> {
     let run = run_url.and_then(markdown::url);
     if let [only] = apps {
-        return vec![one(
-            CONTEXT.to_owned(),
-            stage,
-            None,
-            &only.phase,
-            run.as_deref(),
-        )];
+        return one(CONTEXT.to_owned(), stage, None, &only.phase, run.as_deref())
+            .into_iter()
+            .collect();
     }
-    let mut out: Vec<CommitStatus> = apps
+    let live: Vec<&AppPhase<'_>> = apps
         .iter()
-        .map(|a| one(context(a.app), stage, a.app, &a.phase, run.as_deref()))
+        .filter(|a| a.phase != Phase::Destroyed)
         .collect();
-    if !apps.is_empty() {
-        out.push(aggregate(stage, apps, run));
+    let mut out: Vec<CommitStatus> = live
+        .iter()
+        .filter_map(|a| one(context(a.app), stage, a.app, &a.phase, run.as_deref()))
+        .collect();
+    if !live.is_empty() {
+        out.push(aggregate(stage, &live, run));
     }
     out
 }
@@ -118,7 +123,7 @@ fn one(
     app: Option<&str>,
     phase: &Phase,
     run: Option<&str>,
-) -> CommitStatus {
+) -> Option<CommitStatus> {
     let what = match app {
         Some(a) => format!("{} in {stage}", plain(a)),
         None => format!("Preview {stage}"),
@@ -149,16 +154,17 @@ fn one(
             None,
             format!("No preview needed: {}", plain(reason)),
         ),
+        Phase::Destroyed => return None,
     };
-    CommitStatus {
+    Some(CommitStatus {
         context,
         state,
         target_url,
         description: fit(&description),
-    }
+    })
 }
 
-fn aggregate(stage: &Stage, apps: &[AppPhase<'_>], run: Option<String>) -> CommitStatus {
+fn aggregate(stage: &Stage, apps: &[&AppPhase<'_>], run: Option<String>) -> CommitStatus {
     let count = |f: fn(&Phase) -> bool| apps.iter().filter(|a| f(&a.phase)).count();
     let failed = count(|p| matches!(p, Phase::Failed { .. }));
     let deploying = count(|p| matches!(p, Phase::Deploying));
@@ -187,8 +193,9 @@ fn aggregate(stage: &Stage, apps: &[AppPhase<'_>], run: Option<String>) -> Commi
         state,
         target_url: run,
         description: fit(&format!(
-            "Preview {stage}, {} apps: {}",
+            "Preview {stage}, {} app{}: {}",
             apps.len(),
+            if apps.len() == 1 { "" } else { "s" },
             parts.join(", ")
         )),
     }
@@ -325,6 +332,31 @@ mod tests {
         );
         assert_eq!(pending[2].state, StatusState::Pending);
         assert!(statuses(&stage(), None, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_destroy_posts_nothing() {
+        let gone = |app| AppPhase {
+            app,
+            phase: Phase::Destroyed,
+        };
+        assert!(statuses(&stage(), Some(RUN), &[gone(None)]).is_empty());
+        assert!(statuses(&stage(), Some(RUN), &[gone(Some("web")), gone(Some("api"))]).is_empty());
+        // One app destroyed by a command: the others still count.
+        let rest = statuses(
+            &stage(),
+            Some(RUN),
+            &[
+                gone(Some("web")),
+                AppPhase {
+                    app: Some("api"),
+                    phase: Phase::Deployed { url: None },
+                },
+            ],
+        );
+        let contexts: Vec<&str> = rest.iter().map(|s| s.context.as_str()).collect();
+        assert_eq!(contexts, ["alchemy-ci/preview/api", "alchemy-ci/preview"]);
+        assert_eq!(rest[1].description, "Preview pr-7, 1 app: 1 deployed");
     }
 
     #[test]
