@@ -1,6 +1,7 @@
 //! Talking back on the pull request.
 
 pub mod client;
+pub mod commands_api;
 pub mod comment;
 pub mod environment;
 pub mod forge;

@@ -7,6 +7,7 @@ mod action_contract;
 mod alchemy_e2e;
 mod bad_input;
 mod cleanup;
+mod comment_commands;
 mod decide;
 mod fake_github;
 mod fake_github_commands_selftest;
