@@ -15,6 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::github::names::RepoName;
 use crate::stage::PrNumber;
 
+mod comment;
+
+pub use comment::{
+    parse_comment, CommentAction, CommentAuthor, IssueComment, Login, MAX_COMMENT_BODY_CHARS,
+};
+
 /// GitHub caps webhook payloads at 25 MB; anything far larger is not an event.
 pub const MAX_EVENT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -330,12 +336,14 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
             )
         }
         "issue_comment" => {
-            let raw: RawIssueComment = typed.read()?;
+            // The whole comment is typed (and refused when malformed) here;
+            // comment commands read it again with `parse_comment`.
+            let c = comment::read(&typed)?;
             (
-                raw.repository.map(|r| r.full_name.to_string()),
+                c.repository,
                 Payload::IssueComment {
-                    number: raw.issue.number,
-                    on_pull_request: raw.issue.pull_request.is_some(),
+                    number: c.number,
+                    on_pull_request: c.on_pull_request,
                 },
             )
         }
@@ -557,17 +565,5 @@ struct RawDispatch {
     #[serde(rename = "ref")]
     git_ref: Option<String>,
     inputs: Option<BTreeMap<String, serde_json::Value>>,
-    repository: Option<RawRepo>,
-}
-
-#[derive(Deserialize)]
-struct RawIssue {
-    number: PrNumber,
-    pull_request: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct RawIssueComment {
-    issue: RawIssue,
     repository: Option<RawRepo>,
 }

@@ -1,5 +1,7 @@
 //! Routing, authentication, validation and the endpoint handlers.
 
+mod commands;
+
 use serde_json::{json, Map, Value};
 
 use super::shapes;
@@ -358,7 +360,7 @@ fn repo_route(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, rest:
             (Some(id), Some(sid)) => get_status(st, key, id, sid),
             _ => not_found(DOC_GET_STATUS),
         },
-        _ => not_found(DOCS),
+        _ => commands::route(st, req, token, key, rest).unwrap_or_else(|| not_found(DOCS)),
     }
 }
 
@@ -721,6 +723,9 @@ fn create_deployment(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey
     };
     dep.id = st.deployment_id();
     let id = dep.id;
+    // GitHub creates the environment a deployment names, for good.
+    st.commands
+        .touch_environment(key, &dep.environment, &dep.created_at);
     if let Some(r) = st.repos.get_mut(key) {
         r.deployments.push(dep);
     }
@@ -874,6 +879,7 @@ fn create_status(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, id
     };
     if let Some(env) = input.environment {
         dep.environment = env;
+        st.commands.touch_environment(key, &dep.environment, &now);
     }
     dep.updated_at.clone_from(&now);
     let environment = dep.environment.clone();

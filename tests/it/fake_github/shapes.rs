@@ -300,11 +300,11 @@ pub fn comment(st: &State, repo: &Repo, c: &Comment) -> Value {
         "updated_at": c.updated_at,
         "author_association": author_association(repo, &c.author),
         "body": c.body,
-        "reactions": {
-            "url": format!("{url}/reactions"),
-            "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0,
-            "confused": 0, "heart": 0, "rocket": 0, "eyes": 0,
-        },
+        "reactions": st.commands.rollup(
+            &super::state::repo_key(&repo.owner, &repo.name),
+            c.id,
+            &format!("{url}/reactions"),
+        ),
         "performed_via_github_app": via_app(st, &c.author),
     })
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde_json::Value;
 
+use super::commands_state::CommandsState;
 use super::util::now_iso;
 use super::{Comment, Deployment, Fault, LoggedRequest, PullSpec, TokenKind, ACTIONS_BOT};
 
@@ -92,6 +93,8 @@ pub struct State {
     pub log: Vec<LoggedRequest>,
     pub rate_used: HashMap<String, u64>,
     pub rate_reset: u64,
+    /// Roles, reactions, commit statuses, environments, denied scopes.
+    pub commands: CommandsState,
     next_user: u64,
     next_repo: u64,
     next_pull: u64,
@@ -112,6 +115,7 @@ impl State {
             log: Vec::new(),
             rate_used: HashMap::new(),
             rate_reset,
+            commands: CommandsState::default(),
             // Ids are large like GitHub's (comment ids passed 2^31 long
             // ago), so a client that squeezes them into 32 bits fails here
             // as it would against github.com.
