@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use crate::commands::{var, Env};
+use crate::env::{var, Env};
 use crate::render::term;
 
 /// The runner's file commands, present only under Actions.

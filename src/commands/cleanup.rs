@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::session::{say, Session};
+use super::CommandError;
 use crate::cleanup::{self, Candidate, Policy, Verdict};
-use crate::cli::CliError;
+use crate::config::FlagValues;
 use crate::execute::{Outcome, Report};
 use crate::plan::{self, Plan};
 use crate::record::{Record, RecordStatus};
@@ -33,15 +34,27 @@ struct Outcomes {
     forgotten: Vec<Stage>,
 }
 
+/// `alchemy-ci cleanup`.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupArgs {
+    /// List each candidate with its reason and change nothing.
+    pub dry_run: bool,
+    /// Print the stages to destroy as a matrix and stop.
+    pub matrix: bool,
+    /// Non-PR stages to sweep too.
+    pub include: Vec<String>,
+    pub flags: FlagValues,
+}
+
 /// `alchemy-ci cleanup`, run by hand or from a workflow.
-pub fn command(args: &crate::cli::CleanupArgs, env: &super::Env) -> Result<u8, CliError> {
-    let mut config = super::load_config(&args.config, env)?;
+pub fn command(args: &CleanupArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let mut config = super::load_config(&args.flags, env)?;
     let include = args
         .include
         .iter()
         .map(|s| {
             Stage::parse(s, &config.stage_prefix)
-                .map_err(|e| CliError::Usage(format!("--include: {e}")))
+                .map_err(|e| CommandError::Usage(format!("--include: {e}")))
         })
         .collect::<Result<_, _>>()?;
     config.command = crate::config::Command::Cleanup;
@@ -56,9 +69,9 @@ pub fn command(args: &crate::cli::CleanupArgs, env: &super::Env) -> Result<u8, C
     sweep(&session, &plan, &opts)
 }
 
-pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, CliError> {
+pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, CommandError> {
     let forge = session.forge().ok_or_else(|| {
-        CliError::Usage(
+        CommandError::Usage(
             "cleanup needs a GitHub token (github-token) to list the open pull requests".into(),
         )
     })?;
@@ -71,7 +84,7 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
     // One listing of open PRs for the whole sweep, however many stages.
     let open: BTreeSet<PrNumber> = forge
         .open_pulls()
-        .map_err(|e| CliError::Failed(e.to_string()))?
+        .map_err(|e| CommandError::Failed(e.to_string()))?
         .into_iter()
         .collect();
     let config = &session.config;
@@ -156,7 +169,7 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
             outcomes.failed.len()
         );
         session.actions.error(&msg);
-        crate::cli::print_error(&msg);
+        super::print_error(&msg);
         Ok(1)
     }
 }
@@ -188,7 +201,7 @@ fn destroy_all(
     session: &Session,
     sweep: &Plan,
     stages: &[&Candidate],
-) -> Vec<(Stage, Result<Report, CliError>)> {
+) -> Vec<(Stage, Result<Report, CommandError>)> {
     let queue: Mutex<VecDeque<&Candidate>> = Mutex::new(stages.iter().copied().collect());
     let results = Mutex::new(Vec::new());
     let workers = session.config.max_parallel.min(stages.len()).max(1);
@@ -248,7 +261,7 @@ fn destroy_all(
         for c in rest {
             out.push((
                 c.stage.clone(),
-                Err(CliError::Failed(
+                Err(CommandError::Failed(
                     "not attempted: the sweep was cancelled".into(),
                 )),
             ));

@@ -4,16 +4,23 @@
 
 use super::cleanup::{self, SweepOptions};
 use super::session::{record_facts, say, Session};
-use super::{load_inputs, status, Env};
+use super::{load_inputs, status, CommandError, Env, EventArgs};
 use crate::actions::Actions;
-use crate::cli::{CliError, RunArgs};
+use crate::config::FlagValues;
 use crate::event::{Event, Payload};
 use crate::execute::{Outcome, Report};
 use crate::github::comment::{self, CommentInput, CommentStatus};
 use crate::plan::{self, Action, Facts, Plan};
 use crate::render;
 
-pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
+/// `alchemy-ci run`: the event and the input flags.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub event: EventArgs,
+    pub flags: FlagValues,
+}
+
+pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
     let result = run_inner(args, env);
     if let Err(e) = &result {
         // The workflow reads `result` whatever happened; an empty output
@@ -33,8 +40,8 @@ pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
     result
 }
 
-fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
-    let (event, config) = load_inputs(&args.event, &args.config, env)?;
+fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
+    let (event, config) = load_inputs(&args.event, &args.flags, env)?;
     let session = Session::open(config, env, &event)?;
     let mut facts = session.facts();
     if let (Some(f), Payload::PullRequest(pr)) = (session.forge(), &event.payload) {
@@ -58,7 +65,7 @@ pub fn carry_out(
     event: &Event,
     mut facts: Facts,
     note: Option<&str>,
-) -> Result<u8, CliError> {
+) -> Result<u8, CommandError> {
     // The stage is only known once decided; its record then refines the decision.
     let first = plan::decide(event, &session.config, &facts)?;
     if let (Some(stage), Action::Deploy | Action::Destroy | Action::Read) =

@@ -4,31 +4,47 @@
 use std::fmt::Write as _;
 
 use super::session::{say, Session};
-use super::status;
-use crate::cli::{CliError, StateArgs, StateCmd};
+use super::{status, CommandError};
+use crate::config::FlagValues;
 use crate::stage::Stage;
 
-pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CliError> {
-    let config = super::load_config(&args.config, env)?;
-    let stage_of =
-        |s: &str| Stage::parse(s, &config.stage_prefix).map_err(|e| CliError::Usage(e.to_string()));
-    let target = match &args.command {
-        StateCmd::List => None,
-        StateCmd::Show { stage } | StateCmd::Rm { stage, .. } => Some(stage_of(stage)?),
+/// `alchemy-ci state …`.
+#[derive(Debug, Clone)]
+pub struct StateArgs {
+    pub action: StateAction,
+    pub flags: FlagValues,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateAction {
+    List,
+    Show { stage: String },
+    Rm { stage: String, force: bool },
+}
+
+pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let config = super::load_config(&args.flags, env)?;
+    super::existing_store(&config)?;
+    let stage_of = |s: &str| {
+        Stage::parse(s, &config.stage_prefix).map_err(|e| CommandError::Usage(e.to_string()))
+    };
+    let target = match &args.action {
+        StateAction::List => None,
+        StateAction::Show { stage } | StateAction::Rm { stage, .. } => Some(stage_of(stage)?),
     };
     let event = super::manual_event("state", env);
     let session = Session::open(config, env, &event)?;
-    match (&args.command, target) {
-        (StateCmd::Show { .. }, Some(stage)) => show(&session, &stage),
-        (StateCmd::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
+    match (&args.action, target) {
+        (StateAction::Show { .. }, Some(stage)) => show(&session, &stage),
+        (StateAction::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
         _ => status::show(&session, false),
     }
 }
 
-fn show(session: &Session, stage: &Stage) -> Result<u8, CliError> {
+fn show(session: &Session, stage: &Stage) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",
             session.store.describe()
         )));
@@ -50,16 +66,16 @@ fn show(session: &Session, stage: &Stage) -> Result<u8, CliError> {
 
 /// Removing a stage whose state still lists resources would orphan them:
 /// refused unless forced.
-fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
+fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",
             session.store.describe()
         )));
     }
     if !loaded.snapshot.files.is_empty() && !force {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} still records {} state file(s) of live resources; destroy it first, or pass --force to forget them (the resources stay and are no longer tracked)",
             loaded.snapshot.files.len()
         )));
@@ -71,7 +87,7 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
         .and_then(|r| r.lock.as_ref())
     {
         if !force {
-            return Err(CliError::Usage(format!(
+            return Err(CommandError::Usage(format!(
                 "stage {stage} is locked by {} until {}; pass --force to remove it anyway",
                 lock.holder, lock.expires_at
             )));

@@ -5,13 +5,25 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::session::{say, Session};
-use crate::cli::CliError;
+use super::CommandError;
+use crate::config::FlagValues;
 use crate::render::term;
 use crate::time::Timestamp;
 
+/// `alchemy-ci status`.
+#[derive(Debug, Clone, Default)]
+pub struct StatusArgs {
+    /// One JSON array on stdout.
+    pub json: bool,
+    /// Run every deployed stage's read phase first.
+    pub refresh: bool,
+    pub flags: FlagValues,
+}
+
 /// `alchemy-ci status [--refresh]`.
-pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, CliError> {
-    let config = super::load_config(&args.config, env)?;
+pub fn command(args: &StatusArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let config = super::load_config(&args.flags, env)?;
+    super::existing_store(&config)?;
     let event = super::manual_event("status", env);
     let mut session = Session::open(config, env, &event)?;
     session.json = args.json;
@@ -26,7 +38,7 @@ pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, Cl
 
 /// Runs the read phase for every deployed stage, so the URLs shown are
 /// current; returns how many could not be read.
-fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CliError> {
+fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandError> {
     let deployed: Vec<_> = session
         .store
         .records()?
@@ -59,7 +71,7 @@ fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CliError> {
     Ok(failed)
 }
 
-pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
+pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
     let records = session.store.records()?;
     let now = Timestamp::now();
     if as_json {
