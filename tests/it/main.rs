@@ -17,6 +17,7 @@ mod fake_github_selftest;
 mod git_e2e;
 mod git_store;
 mod github;
+mod help;
 mod injection;
 mod inputs;
 mod lint_gates;
