@@ -20,6 +20,7 @@ mod github;
 mod help;
 mod injection;
 mod inputs;
+mod layers;
 mod lint_gates;
 mod s3_server;
 mod s3_store;
