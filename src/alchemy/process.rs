@@ -172,9 +172,12 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
     let program = resolve_program(inv)?;
     let started = Instant::now();
     let token = format!("alchemy-ci-{:016x}", fastrand::u64(..));
+    // The group and its stop-commands go to the stream the child's
+    // stdout goes to, so the runner sees them in order with its output.
+    let to_stderr = inv.stdout_to_stderr;
     if let Some(title) = &inv.actions_group {
-        print_line(&format!("::group::{title}"));
-        print_line(&format!("::stop-commands::{token}"));
+        print_line(&format!("::group::{title}"), to_stderr);
+        print_line(&format!("::stop-commands::{token}"), to_stderr);
     }
 
     let mut cmd = Command::new(&program);
@@ -202,7 +205,7 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
         child
             .stdout
             .take()
-            .map(|s| pump(s, false, Arc::clone(&tail))),
+            .map(|s| pump(s, to_stderr, Arc::clone(&tail))),
         child
             .stderr
             .take()
@@ -228,8 +231,8 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
         }
     }
     if inv.actions_group.is_some() {
-        print_line(&format!("::{token}::"));
-        print_line("::endgroup::");
+        print_line(&format!("::{token}::"), to_stderr);
+        print_line("::endgroup::", to_stderr);
     }
     let tail = tail
         .lock()
@@ -360,7 +363,11 @@ fn pump<R: Read + Send + 'static>(
     })
 }
 
-fn print_line(s: &str) {
+fn print_line(s: &str, to_stderr: bool) {
+    if to_stderr {
+        let _ = writeln!(std::io::stderr().lock(), "{s}");
+        return;
+    }
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{s}");
     let _ = o.flush();

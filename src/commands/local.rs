@@ -32,8 +32,7 @@ pub fn command(args: &LocalArgs, env: &Env) -> Result<u8, CommandError> {
     config.command = command;
     config.stage = Some(stage.clone());
     let event = manual_event(&command.to_string(), env);
-    let mut session = Session::open(config, env, &event)?;
-    session.json = args.json;
+    let session = Session::open_with(config, env, &event, args.json)?;
     let facts = session.facts();
     carry_out(
         &session,

@@ -50,10 +50,24 @@ impl Session {
     /// Sets up everything a run needs, checking the configuration first.
     /// Secrets are masked before anything is printed.
     pub fn open(config: Config, env: &Env, event: &Event) -> Result<Self, CommandError> {
+        Self::open_with(config, env, event, false)
+    }
+
+    /// [`Session::open`] for a command whose stdout is one JSON document
+    /// when `json`: from the first mask on, nothing else is written there.
+    pub fn open_with(
+        config: Config,
+        env: &Env,
+        event: &Event,
+        json: bool,
+    ) -> Result<Self, CommandError> {
         // Caught from here on: a cancelled job must still save its state.
         let cancel = Cancel::install()
             .map_err(|e| CommandError::Failed(format!("cannot watch for signals: {e}")))?;
-        let actions = Actions::from_env(env);
+        let mut actions = Actions::from_env(env);
+        if json {
+            actions.commands_on_stderr();
+        }
         for t in [&config.github_token, &config.state_token]
             .into_iter()
             .flatten()
@@ -80,7 +94,7 @@ impl Session {
             forge,
             run,
             alchemy,
-            json: false,
+            json,
         })
     }
 

@@ -25,8 +25,7 @@ pub fn command(args: &StatusArgs, env: &super::Env) -> Result<u8, CommandError> 
     let config = super::load_config(&args.flags, env)?;
     super::existing_store(&config)?;
     let event = super::manual_event("status", env);
-    let mut session = Session::open(config, env, &event)?;
-    session.json = args.json;
+    let mut session = Session::open_with(config, env, &event, args.json)?;
     let refreshed = if args.refresh {
         refresh(&mut session, env)?
     } else {

@@ -27,6 +27,7 @@ mod s3_store;
 mod snapshots;
 mod stage_model;
 mod state_safety;
+mod stdout;
 mod store_contract;
 mod trust;
 mod webhooks;
