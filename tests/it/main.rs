@@ -15,6 +15,7 @@ mod git_store;
 mod github;
 mod injection;
 mod inputs;
+mod lifecycle;
 mod lint_gates;
 mod s3_server;
 mod s3_store;

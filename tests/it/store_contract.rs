@@ -323,7 +323,10 @@ fn dir_corrupt_record_names_the_file() {
     d.store()
         .put(&s, &snapshot("pr-9", "x"), &Version::ABSENT, "put")
         .expect("put");
-    let record = d.0.path().join("stages/pr-9/v1/record.json");
+    let current = std::fs::read_to_string(d.0.path().join("stages/pr-9/current")).expect("current");
+    let record =
+        d.0.path()
+            .join(format!("stages/pr-9/v{}/record.json", current.trim()));
     std::fs::write(&record, "{not json").expect("corrupt");
     match d.store().load(&s) {
         Err(StoreError::Corrupt { location, .. }) => {
