@@ -59,7 +59,8 @@ pub fn select(
         .collect()
 }
 
-fn classify(
+/// One stage's verdict: what [`select`] says about it.
+pub fn classify(
     stage: &Stage,
     record: &Result<Option<Record>, String>,
     open: &BTreeSet<PrNumber>,

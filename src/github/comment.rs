@@ -55,6 +55,9 @@ pub struct CommentInput<'a> {
     pub removed: &'a [String],
     /// For a merged PR: the stage the merge deploys to, and its URL.
     pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
+    /// Why the stage went away while its PR is open, and how to bring it
+    /// back.
+    pub note: Option<&'a str>,
 }
 
 /// Renders the comment body. The status, stage and URLs always fit; only
@@ -96,6 +99,10 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     if let Some(at) = c.updated_at {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
+    }
+
+    if let Some(note) = c.note {
+        let _ = writeln!(out, "\n{}", markdown::text(note));
     }
 
     if c.urls.len() > 1 {
@@ -184,6 +191,7 @@ mod tests {
             log_tail: Some(&log),
             removed: &[],
             merged_into: None,
+            note: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -207,6 +215,7 @@ mod tests {
             log_tail: Some("<!-- alchemy-ci:stage=pr-2 -->\n</pre><img src=x>"),
             removed: &[],
             merged_into: None,
+            note: None,
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));

@@ -1,52 +1,69 @@
 //! Per-stage locks built on the store's compare-and-swap, the same for
 //! every backend: the lease lives in the stage's record, and taking it,
-//! changing the stage and giving it back are ordinary conditional writes.
+//! renewing it, changing the stage and giving it back are ordinary
+//! conditional writes.
+//!
+//! A lease is short (minutes) and its holder renews it while it works
+//! ([`Keeper`]). A lease that was not renewed in time, or whose workflow
+//! run GitHub reports completed, belongs to a run that died: the next run
+//! takes it over, says so in the log and notes it in the record's
+//! `lock_history`. A run whose own lease was taken over never writes over
+//! the new holder.
 
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{Scope, ScopedJoinHandle};
+use std::time::Duration;
 
 use super::{Loaded, Snapshot, StateStore, StoreError, Version};
-use crate::record::{Lease, Record, RecordStatus};
-use crate::stage::Stage;
-use crate::time::Timestamp;
+use crate::record::{Lease, LockEvent, Record, RecordStatus, RunRef};
+use crate::stage::{PrNumber, Stage};
+use crate::time::{Clock, Timestamp};
 
 /// Who is taking the lease.
 #[derive(Debug, Clone)]
 pub struct Holder {
     pub id: String,
     pub run_url: Option<String>,
+    /// The workflow run, under GitHub Actions.
+    pub run: Option<RunRef>,
 }
 
 impl Holder {
     /// A holder id unique to this process: the workflow run when there is
     /// one (matrix jobs share a run id, hence the random part), else the
     /// host and process.
-    pub fn for_this_process(
-        run_id: Option<&str>,
-        attempt: Option<&str>,
-        run_url: Option<String>,
-    ) -> Self {
+    pub fn for_this_process(run: Option<RunRef>, run_url: Option<String>) -> Self {
         let nonce = format!("{:08x}", fastrand::u32(..));
-        let id = match run_id {
-            Some(id) => format!("run {id} attempt {} ({nonce})", attempt.unwrap_or("1")),
-            None => format!(
-                "pid {} on {} ({nonce})",
-                std::process::id(),
-                std::fs::read_to_string("/etc/hostname")
-                    .map_or_else(|_| "this host".into(), |h| h.trim().to_owned())
-            ),
+        let id = match &run {
+            Some(r) => format!("run {} attempt {} ({nonce})", r.id, r.attempt),
+            None => format!("pid {} on {} ({nonce})", std::process::id(), host_name()),
         };
-        Self { id, run_url }
+        Self { id, run_url, run }
     }
+}
+
+/// This machine's name, for holders and unlocks outside Actions.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "this host".into(), |h| h.trim().to_owned())
 }
 
 #[derive(Debug, Clone)]
 pub struct LeaseOptions {
-    /// How long a lease lasts; it must outlive the run it protects.
+    /// How long a lease lasts without renewal: how long a crashed run can
+    /// block its stage.
     pub ttl: Duration,
-    /// How long to wait for another run's lease before giving up.
+    /// How often the holder renews its lease; well under `ttl`, so a slow
+    /// store or a busy machine does not let a live lease lapse.
+    pub renew_every: Duration,
+    /// How long to wait for another run's live lease before giving up.
     pub wait: Duration,
     /// Pause between looks at a busy stage.
     pub poll: Duration,
+    /// While waiting, say who holds the stage at least this often.
+    pub report_every: Duration,
     /// Compare-and-swap conflicts tolerated before giving up.
     pub max_conflicts: u32,
 }
@@ -54,9 +71,11 @@ pub struct LeaseOptions {
 impl Default for LeaseOptions {
     fn default() -> Self {
         Self {
-            ttl: Duration::from_secs(70 * 60),
+            ttl: Duration::from_secs(5 * 60),
+            renew_every: Duration::from_secs(60),
             wait: Duration::from_secs(10 * 60),
             poll: Duration::from_secs(5),
+            report_every: Duration::from_secs(30),
             max_conflicts: 20,
         }
     }
@@ -64,12 +83,10 @@ impl Default for LeaseOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
-    #[error("stage {stage} is locked by {holder}{} until {expires_at}; waited {waited:?}", run_url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default())]
+    #[error("stage {stage} is locked by {}; gave up after waiting {}s", describe(lease), waited.as_secs())]
     Busy {
         stage: Stage,
-        holder: String,
-        run_url: Option<String>,
-        expires_at: Timestamp,
+        lease: Box<Lease>,
         waited: Duration,
     },
     #[error("stage {stage}'s lock was taken over by {holder} while this run held it; this run's state was not written over theirs")]
@@ -78,99 +95,297 @@ pub enum LeaseError {
         "stage {stage} kept changing under this run ({conflicts} conflicting writes); giving up"
     )]
     Contended { stage: Stage, conflicts: u32 },
+    #[error(
+        "stage {stage} is locked by {}, which looks alive; pass --force to unlock it anyway",
+        describe(lease)
+    )]
+    Alive { stage: Stage, lease: Box<Lease> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Takes the stage's lease, setting `status` (e.g. `deploying`) and applying
-/// `update` to the record in the same write. Returns what was written and its
-/// version, for the final write of the run.
-pub fn acquire(
-    store: &dyn StateStore,
-    stage: &Stage,
-    holder: &Holder,
-    opts: &LeaseOptions,
-    status: Option<RecordStatus>,
-    stop: &dyn Fn() -> bool,
-    update: impl Fn(&mut Record),
-) -> Result<Loaded, LeaseError> {
-    let started = Instant::now();
+/// What the holder is about to do, written with the lease.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    /// `deploy`, `destroy`, `read`: shown to whoever waits.
+    pub action: &'static str,
+    /// The status the record shows while the lease is held; `None` keeps it.
+    pub status: Option<RecordStatus>,
+    /// The PR the stage belongs to, for a stage the lock creates.
+    pub pr: Option<PrNumber>,
+    /// Create the stage if it does not exist. Without it a missing stage
+    /// is [`Acquired::Absent`] and nothing is written.
+    pub create: bool,
+}
+
+/// Everything taking a lease needs.
+pub struct Acquire<'a> {
+    pub store: &'a dyn StateStore,
+    pub stage: &'a Stage,
+    pub holder: &'a Holder,
+    pub opts: &'a LeaseOptions,
+    pub clock: &'a dyn Clock,
+    /// True once this run should stop waiting (it was cancelled).
+    pub stop: &'a dyn Fn() -> bool,
+    /// Whether another holder is known to be gone although its lease has
+    /// not expired (GitHub says its run completed), and why.
+    pub gone: &'a dyn Fn(&Lease) -> Option<String>,
+}
+
+pub enum Acquired {
+    Held(Box<Held>),
+    /// The stage does not exist and the intent does not create it; nothing
+    /// was written and no lock is held.
+    Absent,
+}
+
+/// A lease this run holds.
+#[derive(Debug, Clone)]
+pub struct Held {
+    /// The stage exactly as the lock write found it: what every decision
+    /// about the stage is made from.
+    pub replaced: Snapshot,
+    /// What the store holds now (the record with this run's lease).
+    pub current: Loaded,
+    /// The lock write created the stage.
+    pub created: bool,
+}
+
+/// Takes the stage's lease: waits while another live run holds it, takes
+/// over a dead one, and writes the lease (with `intent`'s status) in one
+/// compare-and-swap. The record it replaced comes back with it, so the
+/// caller decides from what the lock write saw, at no extra read.
+pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError> {
+    let started = a.clock.elapsed();
+    let mut watch = Watch::default();
     let mut conflicts = 0;
-    let mut announced = false;
     loop {
-        let Loaded {
-            mut snapshot,
-            version,
-        } = store.load(stage)?;
-        let now = Timestamp::now();
+        let Loaded { snapshot, version } = a.store.load(a.stage)?;
+        if snapshot.is_empty() && !intent.create {
+            return Ok(Acquired::Absent);
+        }
+        let now = a.clock.now();
+        let mut takeover = None;
         if let Some(lease) = snapshot.record.as_ref().and_then(|r| r.lock.clone()) {
-            if lease.holder != holder.id {
-                if lease.expires_at > now {
-                    let waited = started.elapsed();
-                    if waited >= opts.wait || stop() {
+            if lease.holder != a.holder.id {
+                let waited = a.clock.elapsed().saturating_sub(started);
+                match watch.verdict(a, &lease, now) {
+                    Some(why) => takeover = Some((lease, why)),
+                    None if waited >= a.opts.wait || (a.stop)() => {
                         return Err(LeaseError::Busy {
-                            stage: stage.clone(),
-                            holder: lease.holder,
-                            run_url: lease.run_url,
-                            expires_at: lease.expires_at,
+                            stage: a.stage.clone(),
+                            lease: Box::new(lease),
                             waited,
-                        });
+                        })
                     }
-                    if !announced {
-                        tracing::warn!(
-                            "stage {stage} is locked by {}{}; waiting up to {:?}",
-                            lease.holder,
-                            lease
-                                .run_url
-                                .as_deref()
-                                .map(|u| format!(" ({u})"))
-                                .unwrap_or_default(),
-                            opts.wait
-                        );
-                        announced = true;
+                    None => {
+                        watch.report(a, &lease, waited, now);
+                        a.clock.sleep(jitter(a.opts.poll));
+                        continue;
                     }
-                    std::thread::sleep(jitter(opts.poll));
-                    continue;
                 }
-                tracing::warn!(
-                    "taking over stage {stage}'s lock from {}, which expired at {}",
-                    lease.holder,
-                    lease.expires_at
-                );
             }
         }
-        // Without a status to set (a read), the record keeps its own.
-        let record = snapshot.record.get_or_insert_with(|| {
-            Record::new(stage.clone(), status.unwrap_or(RecordStatus::Failed), now)
+        let mut next = snapshot.clone();
+        let record = next.record.get_or_insert_with(|| {
+            let mut r = Record::new(
+                a.stage.clone(),
+                intent.status.unwrap_or(RecordStatus::Failed),
+                now,
+            );
+            r.pr = intent.pr;
+            r
         });
-        if let Some(status) = status {
+        if let Some(status) = intent.status {
             record.status = status;
         }
-        record.updated_at = now;
-        record.lock = Some(Lease {
-            holder: holder.id.clone(),
-            run_url: holder.run_url.clone(),
-            acquired_at: now,
-            expires_at: now.plus(opts.ttl),
-        });
-        update(record);
-        let message = format!("lock {stage} ({}) by {}", record.status, holder.id);
-        match store.put(stage, &snapshot, &version, &message) {
-            Ok(version) => return Ok(Loaded { snapshot, version }),
+        record.lock = Some(new_lease(a.holder, intent.action, now, a.opts.ttl));
+        if let Some((old, why)) = takeover {
+            tracing::warn!(
+                "taking over stage {}'s lock from {}: {why}",
+                a.stage,
+                describe(&old)
+            );
+            record.note_lock_event(LockEvent {
+                at: now,
+                event: "taken-over".into(),
+                by: a.holder.id.clone(),
+                holder: old.holder.clone(),
+                holder_run_url: old.run_url.clone(),
+                reason: why,
+            });
+        }
+        let message = format!("lock {} ({}) by {}", a.stage, intent.action, a.holder.id);
+        match a.store.put(a.stage, &next, &version, &message) {
+            Ok(v) => {
+                return Ok(Acquired::Held(Box::new(Held {
+                    created: version == Version::ABSENT,
+                    replaced: snapshot,
+                    current: Loaded {
+                        snapshot: next,
+                        version: v,
+                    },
+                })))
+            }
             Err(StoreError::Conflict { .. }) => {
                 conflicts += 1;
-                if conflicts > opts.max_conflicts {
+                if conflicts > a.opts.max_conflicts {
                     return Err(LeaseError::Contended {
-                        stage: stage.clone(),
+                        stage: a.stage.clone(),
                         conflicts,
                     });
                 }
-                std::thread::sleep(jitter(Duration::from_millis(
+                a.clock.sleep(jitter(Duration::from_millis(
                     50 * u64::from(conflicts.min(20)),
                 )));
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+fn new_lease(holder: &Holder, action: &str, now: Timestamp, ttl: Duration) -> Lease {
+    Lease {
+        holder: holder.id.clone(),
+        run_url: holder.run_url.clone(),
+        acquired_at: now,
+        expires_at: now.plus(ttl),
+        renewed_at: None,
+        run: holder.run.clone(),
+        action: Some(action.to_owned()),
+    }
+}
+
+/// What a waiting run knows about the holder: when it last asked GitHub
+/// about it and when it last told the user.
+#[derive(Default)]
+struct Watch {
+    asked_at: Option<Duration>,
+    gone: Option<String>,
+    reported_at: Option<Duration>,
+}
+
+impl Watch {
+    /// Why `lease`'s holder is dead, or `None` while it looks alive.
+    fn verdict(&mut self, a: &Acquire<'_>, lease: &Lease, now: Timestamp) -> Option<String> {
+        if lease.expires_at <= now {
+            return Some(format!(
+                "its lease expired at {} without being renewed",
+                lease.expires_at
+            ));
+        }
+        if let (Some(theirs), Some(ours)) = (&lease.run, &a.holder.run) {
+            // GitHub starts a new attempt of a run only once the last one ended.
+            if theirs.repository == ours.repository
+                && theirs.id == ours.id
+                && theirs.attempt < ours.attempt
+            {
+                return Some(format!(
+                    "it is attempt {} of this workflow run, which ended before this attempt {} began",
+                    theirs.attempt, ours.attempt
+                ));
+            }
+        }
+        // Asking GitHub costs a request: at first sight, then now and again.
+        let t = a.clock.elapsed();
+        let due = self
+            .asked_at
+            .is_none_or(|at| t.saturating_sub(at) >= a.opts.report_every);
+        if due && self.gone.is_none() {
+            self.asked_at = Some(t);
+            self.gone = (a.gone)(lease);
+        }
+        self.gone.clone()
+    }
+
+    /// Says who holds the stage, at first sight and then at least every
+    /// `report_every`.
+    fn report(&mut self, a: &Acquire<'_>, lease: &Lease, waited: Duration, now: Timestamp) {
+        let t = a.clock.elapsed();
+        if self
+            .reported_at
+            .is_some_and(|at| t.saturating_sub(at) < a.opts.report_every)
+        {
+            return;
+        }
+        self.reported_at = Some(t);
+        let renewed = lease.renewed_at.unwrap_or(lease.acquired_at);
+        tracing::warn!(
+            "stage {} is locked by {}; last renewed {}s ago, it expires at {} unless renewed; waited {}s of {}s",
+            a.stage,
+            describe(lease),
+            now.since(renewed).as_secs(),
+            lease.expires_at,
+            waited.as_secs(),
+            a.opts.wait.as_secs()
+        );
+    }
+}
+
+/// `run 12 attempt 1 (1a2b3c4d) since 2026-11-23T13:49:00Z for a deploy
+/// (https://…/runs/12)`.
+pub fn describe(lease: &Lease) -> String {
+    let action = lease
+        .action
+        .as_deref()
+        .map(|a| format!(" for a {a}"))
+        .unwrap_or_default();
+    let url = lease
+        .run_url
+        .as_deref()
+        .map(|u| format!(" ({u})"))
+        .unwrap_or_default();
+    format!("{} since {}{action}{url}", lease.holder, lease.acquired_at)
+}
+
+/// Gives the lease back leaving the stage as the lock write found it: the
+/// run decided, under the lock, that there is nothing to do. A stage the
+/// lock created is removed again; a takeover stays noted in the record.
+pub fn release_unchanged(
+    store: &dyn StateStore,
+    stage: &Stage,
+    holder: &Holder,
+    held: Held,
+    max_conflicts: u32,
+) -> Result<(), LeaseError> {
+    if held.created {
+        return match store.remove(stage, &held.current.version) {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict { .. }) => Err(lost(store, stage)),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let mut snapshot = held.replaced;
+    if let (Some(r), Some(now)) = (snapshot.record.as_mut(), &held.current.snapshot.record) {
+        r.lock = now.lock.clone();
+        r.lock_history.clone_from(&now.lock_history);
+    }
+    let message = format!("unlock {stage} unchanged by {}", holder.id);
+    finish(
+        store,
+        stage,
+        holder,
+        snapshot,
+        held.current.version,
+        &message,
+        max_conflicts,
+    )
+    .map(|_| ())
+}
+
+/// The holder of the stage's lease now, for a [`LeaseError::Lost`].
+fn lost(store: &dyn StateStore, stage: &Stage) -> LeaseError {
+    let holder = store
+        .load(stage)
+        .ok()
+        .and_then(|l| l.snapshot.record.and_then(|r| r.lock))
+        .map_or_else(
+            || "another run, which has since released it".into(),
+            |l| l.holder,
+        );
+    LeaseError::Lost {
+        stage: stage.clone(),
+        holder,
     }
 }
 
@@ -220,6 +435,226 @@ pub fn finish(
                         })
                     }
                 }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Where the state files a renewal saves come from: the working tree while
+/// Alchemy runs. `None` from the source skips the files of that renewal
+/// (the lease is still renewed).
+pub type FileSource = Arc<dyn Fn() -> Option<BTreeMap<String, Vec<u8>>> + Send + Sync>;
+
+/// Renews a held lease in the background, through the same
+/// compare-and-swap as every write, until [`Keeper::finish`]. A renewal
+/// also saves the stage's state files as they are at that moment (see
+/// [`Keeper::save_files_from`]), so a run that is killed outright leaves
+/// its latest state behind rather than the state it started from.
+pub struct Keeper<'scope> {
+    shared: Arc<Mutex<Kept>>,
+    stop: mpsc::Sender<()>,
+    thread: ScopedJoinHandle<'scope, ()>,
+}
+
+struct Kept {
+    current: Loaded,
+    lost: Option<String>,
+    files: Option<FileSource>,
+}
+
+/// What a [`Keeper`] works with.
+pub struct KeeperParts<'a> {
+    pub store: &'a dyn StateStore,
+    pub stage: Stage,
+    pub holder: Holder,
+    pub opts: LeaseOptions,
+    pub clock: &'a dyn Clock,
+    /// Called once when the lease is lost (taken over, or not renewed in
+    /// time): the run must stop working on the stage.
+    pub on_lost: Box<dyn Fn(&str) + Send + 'a>,
+}
+
+impl<'scope> Keeper<'scope> {
+    pub fn start<'env: 'scope>(
+        scope: &'scope Scope<'scope, 'env>,
+        parts: KeeperParts<'env>,
+        held: Loaded,
+    ) -> Self {
+        let shared = Arc::new(Mutex::new(Kept {
+            current: held,
+            lost: None,
+            files: None,
+        }));
+        let (stop, rx) = mpsc::channel();
+        let kept = Arc::clone(&shared);
+        let thread = scope.spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(parts.opts.renew_every) {
+                let mut k = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                if k.lost.is_some() {
+                    continue;
+                }
+                if let Err(why) = renew(&parts, &mut k) {
+                    tracing::error!("{why}");
+                    k.lost = Some(why.clone());
+                    (parts.on_lost)(&why);
+                }
+            }
+        });
+        Self {
+            shared,
+            stop,
+            thread,
+        }
+    }
+
+    /// Saves the files `source` returns with each renewal from now on
+    /// (`None`: renew the lease only).
+    pub fn save_files_from(&self, source: Option<FileSource>) {
+        self.kept().files = source;
+    }
+
+    /// Why the lease was lost, if it was.
+    pub fn lost(&self) -> Option<String> {
+        self.kept().lost.clone()
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stops renewing; returns what the store holds now, for the final
+    /// write, or why the lease was lost.
+    pub fn finish(self) -> Result<Loaded, String> {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+        let k = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        match &k.lost {
+            Some(why) => Err(why.clone()),
+            None => Ok(k.current.clone()),
+        }
+    }
+}
+
+/// One renewal: a new expiry, and the current files if there is a source.
+fn renew(p: &KeeperParts<'_>, k: &mut Kept) -> Result<(), String> {
+    let now = p.clock.now();
+    let mut next = k.current.snapshot.clone();
+    let files = k.files.as_ref().and_then(|f| f());
+    let Some(record) = next.record.as_mut() else {
+        return Err(format!(
+            "stage {}'s record vanished from this run's lease",
+            p.stage
+        ));
+    };
+    let Some(lease) = record.lock.as_mut().filter(|l| l.holder == p.holder.id) else {
+        return Err(format!("stage {}'s lease is no longer this run's", p.stage));
+    };
+    let expired_at = lease.expires_at;
+    lease.expires_at = now.plus(p.opts.ttl);
+    lease.renewed_at = Some(now);
+    if let Some(files) = files {
+        record.files = files.keys().cloned().collect();
+        next.files = files;
+    }
+    let message = format!("renew lock {} by {}", p.stage, p.holder.id);
+    for _ in 0..=p.opts.max_conflicts {
+        match p.store.put(&p.stage, &next, &k.current.version, &message) {
+            Ok(version) => {
+                k.current = Loaded {
+                    snapshot: next,
+                    version,
+                };
+                return Ok(());
+            }
+            Err(StoreError::Conflict { .. }) => {
+                let now = p.store.load(&p.stage).map_err(|e| e.to_string())?;
+                let theirs = now.snapshot.record.as_ref().and_then(|r| r.lock.as_ref());
+                match theirs {
+                    Some(l) if l.holder == p.holder.id => k.current = now,
+                    other => {
+                        return Err(format!(
+                            "stage {}'s lock was taken over by {} while this run held it; stopping, so that two runs never work on the same resources",
+                            p.stage,
+                            other.map_or_else(|| "someone who has since released it".into(), describe)
+                        ))
+                    }
+                }
+            }
+            Err(e) if p.clock.now().plus(p.opts.renew_every) < expired_at => {
+                tracing::warn!("could not renew stage {}'s lease (will retry): {e}", p.stage);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not renew stage {}'s lease before it expires at {expired_at}: {e}; stopping, so that a run taking it over does not work on the same resources at once",
+                    p.stage
+                ))
+            }
+        }
+    }
+    Err(format!(
+        "stage {} kept changing under this run while renewing its lease",
+        p.stage
+    ))
+}
+
+/// Result of [`unlock`].
+#[derive(Debug)]
+pub enum Unlocked {
+    /// This lease was removed.
+    Removed(Lease),
+    NotLocked,
+}
+
+/// Removes a stage's lock, and only its lock: state files, status and the
+/// rest of the record stay as they are, and the unlock is noted in the
+/// record. A holder that looks alive (its lease not expired, and GitHub not
+/// saying its run is over) is refused unless `force`.
+pub fn unlock(a: &Acquire<'_>, force: bool) -> Result<Unlocked, LeaseError> {
+    let mut conflicts = 0;
+    loop {
+        let Loaded { snapshot, version } = a.store.load(a.stage)?;
+        let Some(lease) = snapshot.record.as_ref().and_then(|r| r.lock.clone()) else {
+            return Ok(Unlocked::NotLocked);
+        };
+        let now = a.clock.now();
+        let reason = match Watch::default().verdict(a, &lease, now) {
+            Some(why) => why,
+            None if force => format!(
+                "--force, while its lease was live until {}",
+                lease.expires_at
+            ),
+            None => {
+                return Err(LeaseError::Alive {
+                    stage: a.stage.clone(),
+                    lease: Box::new(lease),
+                })
+            }
+        };
+        let mut next = snapshot;
+        if let Some(r) = next.record.as_mut() {
+            r.lock = None;
+            r.note_lock_event(LockEvent {
+                at: now,
+                event: "unlocked".into(),
+                by: a.holder.id.clone(),
+                holder: lease.holder.clone(),
+                holder_run_url: lease.run_url.clone(),
+                reason,
+            });
+        }
+        let message = format!("unlock {} by hand: {}", a.stage, a.holder.id);
+        match a.store.put(a.stage, &next, &version, &message) {
+            Ok(_) => return Ok(Unlocked::Removed(lease)),
+            Err(StoreError::Conflict { .. }) if conflicts < a.opts.max_conflicts => {
+                conflicts += 1;
+            }
+            Err(StoreError::Conflict { .. }) => {
+                return Err(LeaseError::Contended {
+                    stage: a.stage.clone(),
+                    conflicts,
+                })
             }
             Err(e) => return Err(e.into()),
         }
