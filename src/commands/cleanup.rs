@@ -221,11 +221,12 @@ fn destroy_all(
         for worker in 0..workers {
             let (queue, results) = (&queue, &results);
             scope.spawn(move || {
-                let dir = if worker == 0 {
-                    session.app_dir.clone()
-                } else {
-                    match shadow_app(&session.app_dir, worker) {
-                        Ok(d) => d,
+                let app = &session.app_dir;
+                // Worker 0 starts in the app itself; the others in shadows.
+                let mut dir = app.clone();
+                if worker > 0 {
+                    match shadow_app(app, worker) {
+                        Ok(d) => dir = d,
                         Err(e) => {
                             tracing::warn!(
                                 "worker {worker}: cannot make a copy of the app folder: {e}"
@@ -233,8 +234,7 @@ fn destroy_all(
                             return;
                         }
                     }
-                };
-                let mut kept = false;
+                }
                 loop {
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some(c) = next else { break };
@@ -242,13 +242,33 @@ fn destroy_all(
                         break;
                     }
                     let report = destroy_one(session, sweep, policy, c, &dir);
-                    kept |= report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
+                    let kept = report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
                     if let Ok(mut r) = results.lock() {
                         r.push((c.stage.clone(), report));
                     }
+                    if kept {
+                        // That folder holds state that could not be saved:
+                        // it stays as it is, where the report says, and the
+                        // worker goes on in a fresh one.
+                        if dir != *app {
+                            tracing::error!(
+                                "the sweep worker's folder {} is kept: it holds state that could not be saved",
+                                dir.display()
+                            );
+                        }
+                        match shadow_app(app, worker) {
+                            Ok(d) => dir = d,
+                            Err(e) => {
+                                tracing::warn!(
+                                    "worker {worker}: cannot make a copy of the app folder: {e}"
+                                );
+                                return;
+                            }
+                        }
+                    }
                 }
-                if worker > 0 {
-                    settle_shadow(&session.app_dir, &dir, kept);
+                if dir != *app {
+                    remove_shadow(app, &dir);
                 }
             });
         }
@@ -347,17 +367,8 @@ fn shadow_app(app: &Path, worker: usize) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Removes a worker's folder, unless it holds state that could not be
-/// saved: then it stays, and the log says where.
-fn settle_shadow(app: &Path, dir: &Path, kept: bool) {
-    if kept {
-        let msg = format!(
-            "the sweep worker's folder {} is kept: it holds state that could not be saved",
-            dir.display()
-        );
-        tracing::error!("{msg}");
-        return;
-    }
+/// Removes a worker's folder that holds nothing worth keeping.
+fn remove_shadow(app: &Path, dir: &Path) {
     if let Err(e) = std::fs::remove_dir_all(dir) {
         tracing::warn!("could not remove {}: {e}", dir.display());
     }
