@@ -486,11 +486,11 @@ fn a_deployment_whose_answer_was_lost_is_not_created_twice() {
 
 // ---------------------------------------------------------------- helpers
 
-const OWNER: &str = "Codertocat";
-const REPO: &str = "Hello-World";
+pub const OWNER: &str = "Codertocat";
+pub const REPO: &str = "Hello-World";
 const TOKEN: &str = "ghs_lifecycle_token";
 
-fn fake() -> FakeGitHub {
+pub fn fake() -> FakeGitHub {
     let fake = FakeGitHub::start();
     fake.add_token(TOKEN, ACTIONS_BOT, TokenKind::Installation);
     fake.add_repo(OWNER, REPO);
@@ -498,7 +498,7 @@ fn fake() -> FakeGitHub {
 }
 
 /// What a run under Actions sees of GitHub, pointed at the fake.
-fn gh_env(fake: &FakeGitHub) -> Vec<(String, String)> {
+pub fn gh_env(fake: &FakeGitHub) -> Vec<(String, String)> {
     vec![
         ("GITHUB_API_URL".into(), fake.url().to_owned()),
         ("GITHUB_SERVER_URL".into(), "https://github.com".into()),
@@ -507,7 +507,10 @@ fn gh_env(fake: &FakeGitHub) -> Vec<(String, String)> {
     ]
 }
 
-fn pairs<'a>(env: &'a [(String, String)], extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn pairs<'a>(
+    env: &'a [(String, String)],
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
     all
@@ -525,7 +528,7 @@ fn lease(holder: &str, since: Timestamp, secs: u64) -> Lease {
 }
 
 /// Changes a stage's stored record in place, as another run would have.
-fn edit_record(app: &App, name: &str, edit: impl FnOnce(&mut Record)) {
+pub fn edit_record(app: &App, name: &str, edit: impl FnOnce(&mut Record)) {
     let store = DirStore::new(app.store_path());
     let s = stage(name);
     let mut loaded = store.load(&s).expect("load");
@@ -536,15 +539,26 @@ fn edit_record(app: &App, name: &str, edit: impl FnOnce(&mut Record)) {
 }
 
 /// `alchemy-ci ARGS…` in the background, its output collected as it comes.
-struct Background {
-    child: Child,
+pub struct Background {
+    pub child: Child,
     output: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Background {
-    fn start(app: &App, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let store = format!("dir:{}", app.store_path().display());
+    /// Runs in `app`'s folder against its own folder store.
+    pub fn start(app: &App, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_store(app, &app.store_path(), args, env)
+    }
+
+    /// Runs in `app`'s folder against the folder store at `store`.
+    pub fn start_with_store(
+        app: &App,
+        store: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
+        let store = format!("dir:{}", store.display());
         let mut child = Command::new(crate::support::BIN)
             .args(args)
             .args(["--working-directory", "app", "--state-store", &store])
@@ -582,13 +596,13 @@ impl Background {
         }
     }
 
-    fn output(&self) -> String {
+    pub fn output(&self) -> String {
         self.output.lock().expect("output").clone()
     }
 
     /// Waits (generously) until `done` holds, failing with the output if
     /// the process ends or time runs out first.
-    fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
+    pub fn wait_until(&mut self, what: &str, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !done(&self.output()) {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -604,7 +618,7 @@ impl Background {
     }
 
     /// Waits for the end; returns the exit code and everything printed.
-    fn finish(mut self) -> (Option<i32>, String) {
+    pub fn finish(mut self) -> (Option<i32>, String) {
         let status = self.child.wait().expect("wait");
         for r in self.readers.drain(..) {
             let _ = r.join();
@@ -612,7 +626,7 @@ impl Background {
         (status.code(), self.output())
     }
 
-    fn pid(&self) -> Pid {
+    pub fn pid(&self) -> Pid {
         Pid::from_raw(i32::try_from(self.child.id()).expect("pid"))
     }
 }

@@ -15,6 +15,7 @@ mod git_store;
 mod github;
 mod injection;
 mod inputs;
+mod leases;
 mod lifecycle;
 mod lint_gates;
 mod s3_server;
