@@ -306,42 +306,12 @@ fn destroy_one(
     ));
     let recheck = |replaced: &Snapshot| -> Result<Plan, PlanError> {
         let mut facts = session.facts();
-        let keep = |why: String| plan::skip(sweep, &c.stage, c.pr, format!("kept: {why}"));
-        if replaced.is_empty() {
-            return Ok(keep("the stage is gone from the store".into()));
-        }
-        let mut open = BTreeSet::new();
-        if let Some(n) = c.pr {
-            let Some(live) = session.live_pr(n) else {
-                return Ok(keep(format!(
-                    "PR #{n}'s state could not be read under the stage's lock; the next sweep tries again"
-                )));
-            };
-            if live.open {
-                open.insert(n);
-            }
-            facts.live_pr = Some(live);
-        }
+        facts.live_pr = c.pr.and_then(|n| session.live_pr(n));
         let now = Policy {
             now: session.clock.now(),
             ..policy.clone()
         };
-        let record = Ok(replaced.record.clone());
-        let verdict = cleanup::classify(&c.stage, &record, &open, &now);
-        if verdict.verdict != Verdict::Destroy {
-            return Ok(keep(format!(
-                "judged again under its lock: {}",
-                verdict.reason
-            )));
-        }
-        Ok(plan::sweep_destroy(
-            sweep,
-            config,
-            &facts,
-            &c.stage,
-            c.pr,
-            &verdict.reason,
-        ))
+        Ok(cleanup::recheck(sweep, config, &facts, c, replaced, &now))
     };
     session.preflight(&plan)?;
     session.execute_with(&plan, dir.to_path_buf(), Some(&recheck))

@@ -17,6 +17,7 @@ mod injection;
 mod inputs;
 mod leases;
 mod lifecycle;
+mod lifecycle_model;
 mod lint_gates;
 mod s3_server;
 mod s3_store;
