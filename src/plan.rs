@@ -670,14 +670,12 @@ impl Decider<'_> {
                     stage_steps(config, facts, &stage, target, true, Phase::Destroy),
                     closing,
                 );
-                if !closing {
-                    if let (Some(n), Some(live)) = (target, &facts.live_pr) {
-                        if live.open {
-                            note = Some(format!(
-                                "Destroyed because {why}, while PR #{n} is open. Push to the PR to bring the preview back."
-                            ));
-                        }
-                    }
+                let open = facts.live_pr.as_ref().is_some_and(|l| l.open);
+                if let (false, true, Some(n)) = (closing, open, target) {
+                    note = Some(format!(
+                        "Destroyed because {why}, while PR #{n} is open. {}",
+                        come_back(config)
+                    ));
                 }
                 (Action::Destroy, Some(stage), why, steps)
             }
@@ -785,6 +783,14 @@ impl Decider<'_> {
             comment_preview,
             note,
         }
+    }
+}
+
+/// How an open PR gets its preview back after it was destroyed.
+fn come_back(config: &Config) -> String {
+    match &config.label {
+        Some(l) => format!("Push to it, with the label {l:?} on it, to bring the preview back."),
+        None => "Push to it to bring the preview back.".into(),
     }
 }
 
@@ -956,7 +962,8 @@ pub fn sweep_destroy(
     );
     let note = match (pr, &facts.live_pr) {
         (Some(n), Some(live)) if live.open => Some(format!(
-            "Removed by the cleanup sweep: {found}. PR #{n} is still open: push to it to bring the preview back."
+            "Removed by the cleanup sweep: {found}. PR #{n} is still open. {}",
+            come_back(config)
         )),
         _ => None,
     };
