@@ -661,22 +661,9 @@ impl Decider<'_> {
                 (Action::Deploy, Some(stage), why, steps)
             }
             Intent::Destroy(stage, why) => {
-                // The event says the PR closed, or GitHub does: only then
-                // does the destroy leave a tombstone.
-                let closing = (!self.requested && pr.is_some_and(|p| p.action == PrAction::Closed))
-                    || facts.live_pr.as_ref().is_some_and(|l| !l.open);
-                let target = pr_number.or_else(|| stage.pr_number(&config.stage_prefix));
-                let steps = with_tombstone(
-                    stage_steps(config, facts, &stage, target, true, Phase::Destroy),
-                    closing,
-                );
-                let open = facts.live_pr.as_ref().is_some_and(|l| l.open);
-                if let (false, true, Some(n)) = (closing, open, target) {
-                    note = Some(format!(
-                        "Destroyed because {why}, while PR #{n} is open. {}",
-                        come_back(config)
-                    ));
-                }
+                let closing = !self.requested && pr.is_some_and(|p| p.action == PrAction::Closed);
+                let (steps, n) = destroy_steps(config, facts, &stage, pr_number, closing, &why);
+                note = n;
                 (Action::Destroy, Some(stage), why, steps)
             }
             Intent::Read(stage, why) => {
@@ -784,6 +771,34 @@ impl Decider<'_> {
             note,
         }
     }
+}
+
+/// A destroy's steps, and the note its comment carries. Only a PR known to
+/// be closed (its event says so, or GitHub does) leaves a tombstone; a
+/// preview removed from an open PR says how to bring it back.
+fn destroy_steps(
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    closing_event: bool,
+    why: &str,
+) -> (Vec<Step>, Option<String>) {
+    let closed = closing_event || facts.live_pr.as_ref().is_some_and(|l| !l.open);
+    let target = pr.or_else(|| stage.pr_number(&config.stage_prefix));
+    let steps = with_tombstone(
+        stage_steps(config, facts, stage, target, true, Phase::Destroy),
+        closed,
+    );
+    let open = facts.live_pr.as_ref().is_some_and(|l| l.open);
+    let note = match (closed, open, target) {
+        (false, true, Some(n)) => Some(format!(
+            "Destroyed because {why}, while PR #{n} is open. {}",
+            come_back(config)
+        )),
+        _ => None,
+    };
+    (steps, note)
 }
 
 /// How an open PR gets its preview back after it was destroyed.

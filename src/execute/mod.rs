@@ -275,19 +275,7 @@ impl<'e, 's> StageRun<'e, 's> {
             StepKind::RunAlchemy {
                 phase, argv, env, ..
             } => self.run_alchemy(*phase, argv, env),
-            StepKind::VerifyDestroyed { .. } => {
-                let left = self.collect()?;
-                if left.is_empty() {
-                    return Ok(());
-                }
-                self.remaining = workdir::resource_names(&left);
-                Err(format!(
-                    "destroy of {} left {} resource(s) in its state: {}",
-                    self.stage,
-                    self.remaining.len(),
-                    self.remaining.join(", ")
-                ))
-            }
+            StepKind::VerifyDestroyed { .. } => self.verify_destroyed(),
             StepKind::SaveState { .. } => {
                 // Only a run that started can have changed the state. When
                 // it never started (a restore that broke half-way, a program
@@ -304,8 +292,7 @@ impl<'e, 's> StageRun<'e, 's> {
                     .outputs_file
                     .as_ref()
                     .and_then(|p| workdir::read_outputs(&self.rt.app_dir.join(p)));
-                let files = self.final_files();
-                self.urls = urls::collect(&files, outputs.as_deref());
+                self.urls = urls::collect(&self.final_files(), outputs.as_deref());
                 Ok(())
             }
             StepKind::RefreshRecord { .. } => {
@@ -358,6 +345,22 @@ impl<'e, 's> StageRun<'e, 's> {
             | StepKind::DestroyOrphans
             | StepKind::ShowStatus => Err("not a stage step".into()),
         }
+    }
+
+    /// A destroy counts only when no state is left: Alchemy exits 0 even
+    /// when a delete fails.
+    fn verify_destroyed(&mut self) -> Result<(), String> {
+        let left = self.collect()?;
+        if left.is_empty() {
+            return Ok(());
+        }
+        self.remaining = workdir::resource_names(&left);
+        Err(format!(
+            "destroy of {} left {} resource(s) in its state: {}",
+            self.stage,
+            self.remaining.len(),
+            self.remaining.join(", ")
+        ))
     }
 
     fn run_alchemy(

@@ -206,14 +206,7 @@ impl Client {
                     "no time left before the job is stopped".to_owned(),
                 ));
             }
-            let result = self.runtime.block_on(async {
-                tokio::time::timeout(
-                    limit.min(self.policy.request_timeout),
-                    self.once(method.clone(), uri.clone(), body),
-                )
-                .await
-                .unwrap_or_else(|_| Err(format!("no answer within {}s", limit.as_secs())))
-            });
+            let result = self.once_within(limit, &method, &uri, body);
             let (pause, last, maybe_done) = match result {
                 Ok(a) if a.status.is_success() => return Ok(a),
                 Ok(a) => match classify(&a, what) {
@@ -253,6 +246,22 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// One attempt, given up after `limit` (or the request timeout).
+    fn once_within<B: Serialize + ?Sized>(
+        &self,
+        limit: Duration,
+        method: &Method,
+        uri: &Uri,
+        body: Option<&B>,
+    ) -> Result<Answer, String> {
+        let limit = limit.min(self.policy.request_timeout);
+        self.runtime.block_on(async {
+            tokio::time::timeout(limit, self.once(method.clone(), uri.clone(), body))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {}s", limit.as_secs())))
+        })
     }
 
     async fn once<B: Serialize + ?Sized>(

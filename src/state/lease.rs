@@ -186,35 +186,7 @@ pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError>
                 }
             }
         }
-        let mut next = snapshot.clone();
-        let record = next.record.get_or_insert_with(|| {
-            let mut r = Record::new(
-                a.stage.clone(),
-                intent.status.unwrap_or(RecordStatus::Failed),
-                now,
-            );
-            r.pr = intent.pr;
-            r
-        });
-        if let Some(status) = intent.status {
-            record.status = status;
-        }
-        record.lock = Some(new_lease(a.holder, intent.action, now, a.opts.ttl));
-        if let Some((old, why)) = takeover {
-            tracing::warn!(
-                "taking over stage {}'s lock from {}: {why}",
-                a.stage,
-                describe(&old)
-            );
-            record.note_lock_event(LockEvent {
-                at: now,
-                event: "taken-over".into(),
-                by: a.holder.id.clone(),
-                holder: old.holder.clone(),
-                holder_run_url: old.run_url.clone(),
-                reason: why,
-            });
-        }
+        let next = locked(a, intent, &snapshot, now, takeover);
         let message = format!("lock {} ({}) by {}", a.stage, intent.action, a.holder.id);
         match a.store.put(a.stage, &next, &version, &message) {
             Ok(v) => {
@@ -242,6 +214,47 @@ pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError>
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// The stage with this run's lease (and `intent`'s status) in its record,
+/// and a takeover, if any, noted.
+fn locked(
+    a: &Acquire<'_>,
+    intent: &Intent,
+    snapshot: &Snapshot,
+    now: Timestamp,
+    takeover: Option<(Lease, String)>,
+) -> Snapshot {
+    let mut next = snapshot.clone();
+    let record = next.record.get_or_insert_with(|| {
+        let mut r = Record::new(
+            a.stage.clone(),
+            intent.status.unwrap_or(RecordStatus::Failed),
+            now,
+        );
+        r.pr = intent.pr;
+        r
+    });
+    if let Some(status) = intent.status {
+        record.status = status;
+    }
+    record.lock = Some(new_lease(a.holder, intent.action, now, a.opts.ttl));
+    if let Some((old, why)) = takeover {
+        tracing::warn!(
+            "taking over stage {}'s lock from {}: {why}",
+            a.stage,
+            describe(&old)
+        );
+        record.note_lock_event(LockEvent {
+            at: now,
+            event: "taken-over".into(),
+            by: a.holder.id.clone(),
+            holder: old.holder.clone(),
+            holder_run_url: old.run_url.clone(),
+            reason: why,
+        });
+    }
+    next
 }
 
 fn new_lease(holder: &Holder, action: &str, now: Timestamp, ttl: Duration) -> Lease {
