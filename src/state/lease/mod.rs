@@ -10,16 +10,18 @@
 //! `lock_history`. A run whose own lease was taken over never writes over
 //! the new holder.
 
-use std::collections::BTreeMap;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::{Scope, ScopedJoinHandle};
+mod keeper;
+mod unlock;
+
 use std::time::Duration;
 
 use super::{Loaded, Snapshot, StateStore, StoreError, Version};
 use crate::record::{Lease, LockEvent, Record, RecordStatus, RunRef};
 use crate::stage::{PrNumber, Stage};
 use crate::time::{Clock, Timestamp};
+
+pub use keeper::{FileSource, Keeper, KeeperParts};
+pub use unlock::{unlock, Unlocked};
 
 /// Who is taking the lease.
 #[derive(Debug, Clone)]
@@ -272,7 +274,7 @@ fn new_lease(holder: &Holder, action: &str, now: Timestamp, ttl: Duration) -> Le
 /// What a waiting run knows about the holder: when it last asked GitHub
 /// about it and when it last told the user.
 #[derive(Default)]
-struct Watch {
+pub(super) struct Watch {
     asked_at: Option<Duration>,
     gone: Option<String>,
     reported_at: Option<Duration>,
@@ -280,7 +282,12 @@ struct Watch {
 
 impl Watch {
     /// Why `lease`'s holder is dead, or `None` while it looks alive.
-    fn verdict(&mut self, a: &Acquire<'_>, lease: &Lease, now: Timestamp) -> Option<String> {
+    pub(super) fn verdict(
+        &mut self,
+        a: &Acquire<'_>,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> Option<String> {
         if lease.expires_at <= now {
             return Some(format!(
                 "its lease expired at {} without being renewed",
@@ -448,226 +455,6 @@ pub fn finish(
                         })
                     }
                 }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Where the state files a renewal saves come from: the working tree while
-/// Alchemy runs. `None` from the source skips the files of that renewal
-/// (the lease is still renewed).
-pub type FileSource = Arc<dyn Fn() -> Option<BTreeMap<String, Vec<u8>>> + Send + Sync>;
-
-/// Renews a held lease in the background, through the same
-/// compare-and-swap as every write, until [`Keeper::finish`]. A renewal
-/// also saves the stage's state files as they are at that moment (see
-/// [`Keeper::save_files_from`]), so a run that is killed outright leaves
-/// its latest state behind rather than the state it started from.
-pub struct Keeper<'scope> {
-    shared: Arc<Mutex<Kept>>,
-    stop: mpsc::Sender<()>,
-    thread: ScopedJoinHandle<'scope, ()>,
-}
-
-struct Kept {
-    current: Loaded,
-    lost: Option<String>,
-    files: Option<FileSource>,
-}
-
-/// What a [`Keeper`] works with.
-pub struct KeeperParts<'a> {
-    pub store: &'a dyn StateStore,
-    pub stage: Stage,
-    pub holder: Holder,
-    pub opts: LeaseOptions,
-    pub clock: &'a dyn Clock,
-    /// Called once when the lease is lost (taken over, or not renewed in
-    /// time): the run must stop working on the stage.
-    pub on_lost: Box<dyn Fn(&str) + Send + 'a>,
-}
-
-impl<'scope> Keeper<'scope> {
-    pub fn start<'env: 'scope>(
-        scope: &'scope Scope<'scope, 'env>,
-        parts: KeeperParts<'env>,
-        held: Loaded,
-    ) -> Self {
-        let shared = Arc::new(Mutex::new(Kept {
-            current: held,
-            lost: None,
-            files: None,
-        }));
-        let (stop, rx) = mpsc::channel();
-        let kept = Arc::clone(&shared);
-        let thread = scope.spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(parts.opts.renew_every) {
-                let mut k = kept.lock().unwrap_or_else(PoisonError::into_inner);
-                if k.lost.is_some() {
-                    continue;
-                }
-                if let Err(why) = renew(&parts, &mut k) {
-                    tracing::error!("{why}");
-                    k.lost = Some(why.clone());
-                    (parts.on_lost)(&why);
-                }
-            }
-        });
-        Self {
-            shared,
-            stop,
-            thread,
-        }
-    }
-
-    /// Saves the files `source` returns with each renewal from now on
-    /// (`None`: renew the lease only).
-    pub fn save_files_from(&self, source: Option<FileSource>) {
-        self.kept().files = source;
-    }
-
-    /// Why the lease was lost, if it was.
-    pub fn lost(&self) -> Option<String> {
-        self.kept().lost.clone()
-    }
-
-    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stops renewing; returns what the store holds now, for the final
-    /// write, or why the lease was lost.
-    pub fn finish(self) -> Result<Loaded, String> {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-        let k = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-        match &k.lost {
-            Some(why) => Err(why.clone()),
-            None => Ok(k.current.clone()),
-        }
-    }
-}
-
-/// One renewal: a new expiry, and the current files if there is a source.
-fn renew(p: &KeeperParts<'_>, k: &mut Kept) -> Result<(), String> {
-    let now = p.clock.now();
-    let mut next = k.current.snapshot.clone();
-    let files = k.files.as_ref().and_then(|f| f());
-    let Some(record) = next.record.as_mut() else {
-        return Err(format!(
-            "stage {}'s record vanished from this run's lease",
-            p.stage
-        ));
-    };
-    let Some(lease) = record.lock.as_mut().filter(|l| l.holder == p.holder.id) else {
-        return Err(format!("stage {}'s lease is no longer this run's", p.stage));
-    };
-    let expired_at = lease.expires_at;
-    lease.expires_at = now.plus(p.opts.ttl);
-    lease.renewed_at = Some(now);
-    if let Some(files) = files {
-        record.files = files.keys().cloned().collect();
-        next.files = files;
-    }
-    let message = format!("renew lock {} by {}", p.stage, p.holder.id);
-    for _ in 0..=p.opts.max_conflicts {
-        match p.store.put(&p.stage, &next, &k.current.version, &message) {
-            Ok(version) => {
-                k.current = Loaded {
-                    snapshot: next,
-                    version,
-                };
-                return Ok(());
-            }
-            Err(StoreError::Conflict { .. }) => {
-                let now = p.store.load(&p.stage).map_err(|e| e.to_string())?;
-                let theirs = now.snapshot.record.as_ref().and_then(|r| r.lock.as_ref());
-                match theirs {
-                    Some(l) if l.holder == p.holder.id => k.current = now,
-                    other => {
-                        return Err(format!(
-                            "stage {}'s lock was taken over by {} while this run held it; stopping, so that two runs never work on the same resources",
-                            p.stage,
-                            other.map_or_else(|| "someone who has since released it".into(), describe)
-                        ))
-                    }
-                }
-            }
-            Err(e) if p.clock.now().plus(p.opts.renew_every) < expired_at => {
-                tracing::warn!("could not renew stage {}'s lease (will retry): {e}", p.stage);
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(format!(
-                    "could not renew stage {}'s lease before it expires at {expired_at}: {e}; stopping, so that a run taking it over does not work on the same resources at once",
-                    p.stage
-                ))
-            }
-        }
-    }
-    Err(format!(
-        "stage {} kept changing under this run while renewing its lease",
-        p.stage
-    ))
-}
-
-/// Result of [`unlock`].
-#[derive(Debug)]
-pub enum Unlocked {
-    /// This lease was removed.
-    Removed(Lease),
-    NotLocked,
-}
-
-/// Removes a stage's lock, and only its lock: state files, status and the
-/// rest of the record stay as they are, and the unlock is noted in the
-/// record. A holder that looks alive (its lease not expired, and GitHub not
-/// saying its run is over) is refused unless `force`.
-pub fn unlock(a: &Acquire<'_>, force: bool) -> Result<Unlocked, LeaseError> {
-    let mut conflicts = 0;
-    loop {
-        let Loaded { snapshot, version } = a.store.load(a.stage)?;
-        let Some(lease) = snapshot.record.as_ref().and_then(|r| r.lock.clone()) else {
-            return Ok(Unlocked::NotLocked);
-        };
-        let now = a.clock.now();
-        let reason = match Watch::default().verdict(a, &lease, now) {
-            Some(why) => why,
-            None if force => format!(
-                "--force, while its lease was live until {}",
-                lease.expires_at
-            ),
-            None => {
-                return Err(LeaseError::Alive {
-                    stage: a.stage.clone(),
-                    lease: Box::new(lease),
-                })
-            }
-        };
-        let mut next = snapshot;
-        if let Some(r) = next.record.as_mut() {
-            r.lock = None;
-            r.note_lock_event(LockEvent {
-                at: now,
-                event: "unlocked".into(),
-                by: a.holder.id.clone(),
-                holder: lease.holder.clone(),
-                holder_run_url: lease.run_url.clone(),
-                reason,
-            });
-        }
-        let message = format!("unlock {} by hand: {}", a.stage, a.holder.id);
-        match a.store.put(a.stage, &next, &version, &message) {
-            Ok(_) => return Ok(Unlocked::Removed(lease)),
-            Err(StoreError::Conflict { .. }) if conflicts < a.opts.max_conflicts => {
-                conflicts += 1;
-            }
-            Err(StoreError::Conflict { .. }) => {
-                return Err(LeaseError::Contended {
-                    stage: a.stage.clone(),
-                    conflicts,
-                })
             }
             Err(e) => return Err(e.into()),
         }
