@@ -240,8 +240,12 @@ impl<'e, 's> StageRun<'e, 's> {
                     }
                     lock::Locked::Done(report) => return Ok(Some(*report)),
                     lock::Locked::Failed(e) => {
+                        // Without the lock the run never held the stage:
+                        // nothing to save, and the stage's comment is the
+                        // holder's to write.
                         tracing::error!("{e}");
                         self.failure = Some(e);
+                        return Ok(None);
                     }
                 }
                 continue;
