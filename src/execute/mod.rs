@@ -223,6 +223,10 @@ impl<'e, 's> StageRun<'e, 's> {
                     self.failure = Some(self.stopped_by(sig));
                 }
             }
+            if let (Some(_), StepKind::AcquireLock { .. }) = (&self.failure, &step.kind) {
+                // Stopped before the stage was locked: nothing was touched.
+                return Ok(None);
+            }
             if self.failure.is_some() && !step.always {
                 continue;
             }
