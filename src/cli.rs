@@ -77,6 +77,14 @@ pub enum StateCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Remove a stage's lock, and nothing else; refused while its holder
+    /// looks alive.
+    Unlock {
+        stage: String,
+        /// Unlock it even though the holder's lease is live.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,14 @@
-//! `alchemy-ci state list|show|rm`: inspecting and repairing the store by
-//! hand.
+//! `alchemy-ci state list|show|rm|unlock`: inspecting and repairing the
+//! store by hand.
 
 use std::fmt::Write as _;
 
 use super::session::{say, Session};
-use super::status;
+use super::{status, var};
 use crate::cli::{CliError, StateArgs, StateCmd};
+use crate::record::Lease;
 use crate::stage::Stage;
+use crate::state::lease::{self, Acquire, Holder, LeaseError, Unlocked};
 
 pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CliError> {
     let config = super::load_config(&args.config, env)?;
@@ -14,13 +16,16 @@ pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CliError> {
         |s: &str| Stage::parse(s, &config.stage_prefix).map_err(|e| CliError::Usage(e.to_string()));
     let target = match &args.command {
         StateCmd::List => None,
-        StateCmd::Show { stage } | StateCmd::Rm { stage, .. } => Some(stage_of(stage)?),
+        StateCmd::Show { stage } | StateCmd::Rm { stage, .. } | StateCmd::Unlock { stage, .. } => {
+            Some(stage_of(stage)?)
+        }
     };
     let event = super::manual_event("state", env);
     let session = Session::open(config, env, &event)?;
     match (&args.command, target) {
         (StateCmd::Show { .. }, Some(stage)) => show(&session, &stage),
         (StateCmd::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
+        (StateCmd::Unlock { force, .. }, Some(stage)) => unlock(&session, &stage, *force),
         _ => status::show(&session, false),
     }
 }
@@ -83,4 +88,63 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
         session.store.describe()
     ));
     Ok(0)
+}
+
+/// Removes only the stage's lock: its state files and the rest of its
+/// record stay, and the record notes who unlocked it. A holder that looks
+/// alive is refused unless `force`.
+fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
+    if session.store.load(stage)?.snapshot.is_empty() {
+        return Err(CliError::Usage(format!(
+            "stage {stage} is not in {}",
+            session.store.describe()
+        )));
+    }
+    let by = Holder {
+        id: format!("{} (alchemy-ci state unlock)", who(session)),
+        run_url: session.run.run_url(),
+        run: None,
+    };
+    let gone = |l: &Lease| session.holder_gone(l);
+    let never = || false;
+    let a = Acquire {
+        store: session.store.as_ref(),
+        stage,
+        holder: &by,
+        opts: &session.lease,
+        clock: &session.clock,
+        stop: &never,
+        gone: &gone,
+    };
+    match lease::unlock(&a, force) {
+        Ok(Unlocked::Removed(l)) => {
+            say(&format!(
+                "unlocked stage {stage}: removed the lock of {}; its state and record are unchanged\n",
+                lease::describe(&l)
+            ));
+            Ok(0)
+        }
+        Ok(Unlocked::NotLocked) => {
+            say(&format!("stage {stage} is not locked\n"));
+            Ok(0)
+        }
+        Err(e @ LeaseError::Alive { .. }) => Err(CliError::Usage(e.to_string())),
+        Err(LeaseError::Store(e)) => Err(CliError::Store(e)),
+        Err(e) => Err(CliError::Failed(e.to_string())),
+    }
+}
+
+/// Who is unlocking: the workflow run and actor under Actions, else the
+/// user and host.
+fn who(session: &Session) -> String {
+    let env = &session.env;
+    match (var(env, "GITHUB_ACTOR"), var(env, "GITHUB_RUN_ID")) {
+        (Some(actor), Some(run)) => format!("{actor} in run {run}"),
+        (Some(actor), None) => actor,
+        _ => format!(
+            "{} on {}",
+            var(env, "USER").unwrap_or_else(|| "someone".into()),
+            lease::host_name()
+        ),
+    }
 }
