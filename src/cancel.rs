@@ -2,10 +2,18 @@
 //! SIGTERM (SIGINT from a terminal); dying on it would leave a deploy's
 //! state unsaved and its resources unfindable, so alchemy-ci catches both,
 //! stops the child, saves, and only then exits.
+//!
+//! A stage's run also stops when its lease is lost ([`LEASE_LOST`]): its
+//! [`Cancel::child`] fires without the whole process being asked to stop.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Not a signal: the stop of a run whose lease on its stage was taken over
+/// or could not be renewed.
+pub const LEASE_LOST: i32 = -1;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -14,7 +22,9 @@ use signal_hook::iterator::Signals;
 #[derive(Clone, Default)]
 pub struct Cancel {
     signal: Arc<AtomicI32>,
+    at: Arc<Mutex<Option<Instant>>>,
     listeners: Arc<Mutex<Vec<Sender<i32>>>>,
+    children: Arc<Mutex<Vec<Cancel>>>,
 }
 
 impl Cancel {
@@ -39,12 +49,38 @@ impl Cancel {
     }
 
     pub fn trigger(&self, sig: i32) {
+        if let Ok(mut at) = self.at.lock() {
+            at.get_or_insert_with(Instant::now);
+        }
         self.signal.store(sig, Ordering::SeqCst);
         if let Ok(listeners) = self.listeners.lock() {
             for l in listeners.iter() {
                 let _ = l.send(sig);
             }
         }
+        if let Ok(children) = self.children.lock() {
+            for c in children.iter() {
+                c.trigger(sig);
+            }
+        }
+    }
+
+    /// A cancel that fires with this one, and can also fire on its own
+    /// (for one stage's run).
+    pub fn child(&self) -> Self {
+        let child = Self::default();
+        if let Ok(mut children) = self.children.lock() {
+            children.push(child.clone());
+        }
+        if let Some(sig) = self.received() {
+            child.trigger(sig);
+        }
+        child
+    }
+
+    /// When the first stop request came.
+    pub fn received_at(&self) -> Option<Instant> {
+        self.at.lock().ok().and_then(|at| *at)
     }
 
     /// The signal that asked us to stop, if one did.
@@ -67,6 +103,7 @@ pub fn signal_name(sig: i32) -> &'static str {
     match sig {
         SIGTERM => "SIGTERM",
         SIGINT => "SIGINT",
+        LEASE_LOST => "word that its lease on the stage was lost",
         _ => "a signal",
     }
 }

@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::plan::{self, Facts, Plan};
 use crate::record::{Record, RecordStatus};
 use crate::stage::{PrNumber, Stage, StagePrefix};
+use crate::state::Snapshot;
 use crate::time::Timestamp;
 
 /// What the sweep does with one stage.
@@ -59,7 +62,8 @@ pub fn select(
         .collect()
 }
 
-fn classify(
+/// One stage's verdict: what [`select`] says about it.
+pub fn classify(
     stage: &Stage,
     record: &Result<Option<Record>, String>,
     open: &BTreeSet<PrNumber>,
@@ -131,6 +135,44 @@ fn classify(
         Some(n) => verdict(Verdict::Keep, format!("PR #{n} is open")),
         None => verdict(Verdict::Keep, "named, and within its ttl".into()),
     }
+}
+
+/// The sweep's verdict on one stage made again under the stage's lock,
+/// from the stage as the lock write found it (`replaced`) and its PR as
+/// GitHub reports it then (`facts.live_pr`; `None` for a PR stage means it
+/// could not be read): the destroy, or a skip that says why the stage is
+/// kept. The listing that nominated the stage is minutes old by now.
+pub fn recheck(
+    sweep: &Plan,
+    config: &Config,
+    facts: &Facts,
+    c: &Candidate,
+    replaced: &Snapshot,
+    p: &Policy<'_>,
+) -> Plan {
+    let keep = |why: String| plan::skip(sweep, &c.stage, c.pr, format!("kept: {why}"));
+    if replaced.is_empty() {
+        return keep("the stage is gone from the store".into());
+    }
+    let mut open = BTreeSet::new();
+    if let Some(n) = c.pr {
+        match &facts.live_pr {
+            None => {
+                return keep(format!(
+                    "PR #{n}'s state could not be read under the stage's lock; the next sweep tries again"
+                ))
+            }
+            Some(live) if live.open => {
+                open.insert(n);
+            }
+            Some(_) => {}
+        }
+    }
+    let verdict = classify(&c.stage, &Ok(replaced.record.clone()), &open, p);
+    if verdict.verdict != Verdict::Destroy {
+        return keep(format!("judged again under its lock: {}", verdict.reason));
+    }
+    plan::sweep_destroy(sweep, config, facts, &c.stage, c.pr, &verdict.reason)
 }
 
 /// Parses a ttl like `14d`, `36h` or `90m`.

@@ -1,6 +1,12 @@
 //! The whole policy: (event, config, facts) → plan. Pure: no I/O, no clock,
 //! no environment. `simulate` renders the plan this returns and `run`
 //! executes the same value, so what one shows is what the other does.
+//!
+//! `run` decides twice: once with what it knows before touching the store
+//! (so a stale or closed PR's event locks nothing), and again, with the
+//! same function, from the record its lock write replaced and the PR's
+//! state read after the lock is held. The second decision is the one
+//! carried out; `docs/lifecycle.md` draws the whole state machine.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,6 +19,7 @@ use crate::event::{CommitSha, Event, NameSource, Payload, PrAction, PullRequest,
 use crate::github::comment::{self, CommentInput, CommentStatus};
 use crate::record::RecordStatus;
 use crate::stage::{PrNumber, Stage};
+use crate::state::Snapshot;
 
 /// What the world looked like when the plan was made, as far as the shell
 /// could tell. `None` means "not looked up", and the plan says what that
@@ -45,6 +52,24 @@ pub enum RecordFacts {
         /// The stage was destroyed because its PR closed.
         tombstone: bool,
     },
+}
+
+impl RecordFacts {
+    /// What a stored snapshot says, as the decision needs it.
+    pub fn of(s: &Snapshot) -> Self {
+        match &s.record {
+            None if s.files.is_empty() => Self::Missing,
+            // State with no record: treat it as live, so a destroy still runs.
+            None => Self::Present {
+                status: RecordStatus::Failed,
+                tombstone: false,
+            },
+            Some(r) => Self::Present {
+                status: r.status,
+                tombstone: r.is_tombstone(),
+            },
+        }
+    }
 }
 
 /// Where this run lives on GitHub, for links.
@@ -230,6 +255,10 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// The first comment body the run would post on the PR.
     pub comment_preview: Option<String>,
+    /// Why the stage goes away although its PR is open, and how to bring
+    /// it back: shown in the PR comment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 enum Intent {
@@ -248,6 +277,7 @@ pub fn decide(event: &Event, config: &Config, facts: &Facts) -> Result<Plan, Pla
         event,
         config,
         facts,
+        requested: false,
         warnings: Vec::new(),
         unchecked: Vec::new(),
     };
@@ -259,7 +289,7 @@ pub fn decide(event: &Event, config: &Config, facts: &Facts) -> Result<Plan, Pla
         Command::Auto => d.auto()?,
         explicit => d.explicit(explicit, config.stage.clone(), "the command input")?,
     };
-    let intent = d.guard(intent, pr, config.command != Command::Auto);
+    let intent = d.guard(intent, pr);
     Ok(d.build(intent, pr))
 }
 
@@ -267,6 +297,9 @@ struct Decider<'a> {
     event: &'a Event,
     config: &'a Config,
     facts: &'a Facts,
+    /// Someone asked for this command (the command input, or a
+    /// workflow_dispatch's inputs), as opposed to an event implying it.
+    requested: bool,
     warnings: Vec<String>,
     unchecked: Vec<String>,
 }
@@ -340,6 +373,7 @@ impl Decider<'_> {
         stage: Option<Stage>,
         from: &str,
     ) -> Result<Intent, PlanError> {
+        self.requested = command != Command::Auto;
         let pr_stage = match &self.event.payload {
             Payload::PullRequest(pr) => Some(Stage::for_pr(&self.config.stage_prefix, pr.number)),
             _ => None,
@@ -508,37 +542,54 @@ impl Decider<'_> {
     }
 
     /// Applies the lifecycle guards that need facts: protected stages,
-    /// closed or moved PRs, and tombstones of closed PRs.
-    fn guard(&mut self, intent: Intent, pr: Option<&PullRequest>, explicit: bool) -> Intent {
+    /// closed, reopened or moved PRs, and tombstones of closed PRs.
+    fn guard(&mut self, intent: Intent, pr: Option<&PullRequest>) -> Intent {
         match intent {
+            // One rule: automation never destroys a protected stage; a
+            // request to may, with allow-protected (checked in `explicit`).
             Intent::Destroy(stage, _)
-                if !explicit && self.config.protected_stages.contains(&stage) =>
+                if !self.requested && self.config.protected_stages.contains(&stage) =>
             {
                 Intent::Skip(
                     Some(stage.clone()),
                     format!("stage {stage} is protected and is never destroyed by automation"),
                 )
             }
-            Intent::Destroy(stage, why) => match &self.facts.record {
-                Some(RecordFacts::Missing) => Intent::Skip(
-                    Some(stage.clone()),
-                    format!(
-                        "{why}, but stage {stage} has no record and no state: nothing to destroy"
-                    ),
-                ),
-                Some(RecordFacts::Present { .. }) => Intent::Destroy(stage, why),
-                None => {
-                    self.unchecked.push(format!(
-                        "whether stage {stage} has anything recorded (the store was not read)"
-                    ));
-                    Intent::Destroy(stage, why)
+            Intent::Destroy(stage, why) => {
+                let reopened = !self.requested
+                    && pr.is_some_and(|p| p.action == PrAction::Closed)
+                    && self.facts.live_pr.as_ref().is_some_and(|l| l.open);
+                if reopened {
+                    return Intent::Skip(
+                        Some(stage),
+                        format!(
+                            "{why}, but it is open again now; the run for its reopening deploys it"
+                        ),
+                    );
                 }
-            },
-            Intent::Deploy(stage, why) if !explicit => match pr {
+                self.guard_destroy(stage, why)
+            }
+            Intent::Deploy(stage, why) if !self.requested => match pr {
                 Some(pr) => self.guard_pr_deploy(stage, why, pr),
                 None => Intent::Deploy(stage, why),
             },
             other => other,
+        }
+    }
+
+    fn guard_destroy(&mut self, stage: Stage, why: String) -> Intent {
+        match &self.facts.record {
+            Some(RecordFacts::Missing) => Intent::Skip(
+                Some(stage.clone()),
+                format!("{why}, but stage {stage} has no record and no state: nothing to destroy"),
+            ),
+            Some(RecordFacts::Present { .. }) => Intent::Destroy(stage, why),
+            None => {
+                self.unchecked.push(format!(
+                    "whether stage {stage} has anything recorded (a run reads the store once the stage is locked)"
+                ));
+                Intent::Destroy(stage, why)
+            }
         }
     }
 
@@ -566,15 +617,23 @@ impl Decider<'_> {
                 "PR #{n}'s live state and head commit (needs a GitHub token); a closed PR or a stale event would still deploy"
             )),
         }
+        // A tombstone stops a late event of a closed PR. When GitHub says
+        // the PR is open at this very head, it was reopened since, and a
+        // reopen run that never finished must not keep it without a preview.
+        let open_now = self.facts.live_pr.as_ref().is_some_and(|l| l.open);
         match &self.facts.record {
-            Some(RecordFacts::Present { tombstone: true, .. }) if pr.action != PrAction::Reopened => Intent::Skip(
-                Some(stage.clone()),
-                format!("stage {stage} was destroyed when PR #{n} was closed; only reopening the PR brings it back"),
-            ),
+            Some(RecordFacts::Present { tombstone: true, .. })
+                if pr.action != PrAction::Reopened && !open_now =>
+            {
+                Intent::Skip(
+                    Some(stage.clone()),
+                    format!("stage {stage} was destroyed when PR #{n} was closed; only reopening the PR brings it back"),
+                )
+            }
             Some(_) => Intent::Deploy(stage, why),
             None => {
                 self.unchecked.push(format!(
-                    "whether stage {stage} was destroyed when the PR closed (the store was not read)"
+                    "whether stage {stage} was destroyed when the PR closed (a run reads the store once the stage is locked)"
                 ));
                 Intent::Deploy(stage, why)
             }
@@ -585,6 +644,7 @@ impl Decider<'_> {
         let config = self.config;
         let facts = self.facts;
         let store = config.state_store.clone();
+        let mut note = None;
         let pr_number = pr.map(|p| p.number);
         let commit = match &self.event.payload {
             Payload::PullRequest(p) => Some(p.head_sha.clone()),
@@ -604,14 +664,9 @@ impl Decider<'_> {
                 (Action::Deploy, Some(stage), why, steps)
             }
             Intent::Destroy(stage, why) => {
-                let closing = config.command == Command::Auto
-                    && pr.is_some_and(|p| p.action == PrAction::Closed);
-                let mut steps = stage_steps(config, facts, &stage, pr_number, true, Phase::Destroy);
-                for s in &mut steps {
-                    if let StepKind::WriteRecord { tombstone, .. } = &mut s.kind {
-                        *tombstone = closing;
-                    }
-                }
+                let closing = !self.requested && pr.is_some_and(|p| p.action == PrAction::Closed);
+                let (steps, n) = destroy_steps(config, facts, &stage, pr_number, closing, &why);
+                note = n;
                 (Action::Destroy, Some(stage), why, steps)
             }
             Intent::Read(stage, why) => {
@@ -673,11 +728,18 @@ impl Decider<'_> {
                     removed: &[],
                     merged_into: None,
                     unverified: None,
+                    note: None,
                 }))
             }
             _ => None,
         };
 
+        let pr_number = match (action, &stage) {
+            (Action::Destroy | Action::Read, Some(s)) => {
+                pr_number.or_else(|| s.pr_number(&config.stage_prefix))
+            }
+            _ => pr_number,
+        };
         Plan {
             event: self.event.name.clone(),
             event_source: self.event.name_source,
@@ -710,8 +772,54 @@ impl Decider<'_> {
             alchemy: runs_stage.then(|| facts.alchemy.clone()),
             steps,
             comment_preview,
+            note,
         }
     }
+}
+
+/// A destroy's steps, and the note its comment carries. Only a PR known to
+/// be closed (its event says so, or GitHub does) leaves a tombstone; a
+/// preview removed from an open PR says how to bring it back.
+fn destroy_steps(
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    closing_event: bool,
+    why: &str,
+) -> (Vec<Step>, Option<String>) {
+    let closed = closing_event || facts.live_pr.as_ref().is_some_and(|l| !l.open);
+    let target = pr.or_else(|| stage.pr_number(&config.stage_prefix));
+    let steps = with_tombstone(
+        stage_steps(config, facts, stage, target, true, Phase::Destroy),
+        closed,
+    );
+    let open = facts.live_pr.as_ref().is_some_and(|l| l.open);
+    let note = match (closed, open, target) {
+        (false, true, Some(n)) => Some(format!(
+            "Destroyed because {why}, while PR #{n} is open. {}",
+            come_back(config)
+        )),
+        _ => None,
+    };
+    (steps, note)
+}
+
+/// How an open PR gets its preview back after it was destroyed.
+fn come_back(config: &Config) -> String {
+    match &config.label {
+        Some(l) => format!("Push to it, with the label {l:?} on it, to bring the preview back."),
+        None => "Push to it to bring the preview back.".into(),
+    }
+}
+
+fn with_tombstone(mut steps: Vec<Step>, tombstone: bool) -> Vec<Step> {
+    for s in &mut steps {
+        if let StepKind::WriteRecord { tombstone: t, .. } = &mut s.kind {
+            *t = tombstone;
+        }
+    }
+    steps
 }
 
 fn describe_action(a: &PrAction) -> &str {
@@ -827,6 +935,12 @@ fn stage_steps(
         on_failure: failure,
         tombstone: false,
     }));
+    // State, record and unlock are one store write, made before any call to
+    // GitHub: a cancelled job is killed seconds after SIGTERM, and GitHub
+    // calls can take that long.
+    steps.push(always(StepKind::ReleaseLock {
+        stage: stage.clone(),
+    }));
     if comment {
         let (on_success, on_failure) = match phase {
             Phase::Destroy => (CommentStatus::Destroyed, CommentStatus::DestroyFailed),
@@ -847,30 +961,35 @@ fn stage_steps(
             }),
         });
     }
-    steps.push(always(StepKind::ReleaseLock {
-        stage: stage.clone(),
-    }));
     steps
 }
 
 /// The plan for one stage the sweep destroys: exactly the steps a closed
-/// PR's destroy takes, under the sweep's event.
+/// PR's destroy takes, under the sweep's event. `facts.live_pr` is the
+/// PR's state read under the stage's lock: only a PR known closed leaves a
+/// tombstone. A stage removed from an open PR (past its ttl, or retrying a
+/// failed destroy) comes back with the next push, and its comment says so.
 pub fn sweep_destroy(
     sweep: &Plan,
     config: &Config,
     facts: &Facts,
     stage: &Stage,
     pr: Option<PrNumber>,
-    reason: String,
+    found: &str,
 ) -> Plan {
-    let mut steps = stage_steps(config, facts, stage, pr, true, Phase::Destroy);
-    for s in &mut steps {
-        if let StepKind::WriteRecord { tombstone, .. } = &mut s.kind {
-            // The sweep only destroys PR stages whose PR is gone or stale;
-            // a tombstone keeps a late event from bringing them back.
-            *tombstone = pr.is_some();
-        }
-    }
+    let reason = format!("the sweep found that {found}");
+    let closed = pr.is_some() && facts.live_pr.as_ref().is_some_and(|l| !l.open);
+    let steps = with_tombstone(
+        stage_steps(config, facts, stage, pr, true, Phase::Destroy),
+        closed,
+    );
+    let note = match (pr, &facts.live_pr) {
+        (Some(n), Some(live)) if live.open => Some(format!(
+            "Removed by the cleanup sweep: {found}. PR #{n} is still open. {}",
+            come_back(config)
+        )),
+        _ => None,
+    };
     Plan {
         event: sweep.event.clone(),
         event_source: sweep.event_source,
@@ -887,6 +1006,31 @@ pub fn sweep_destroy(
         alchemy: Some(facts.alchemy.clone()),
         steps,
         comment_preview: None,
+        note,
+    }
+}
+
+/// A plan that does nothing to `stage`, under `base`'s event: what the
+/// sweep's destroy becomes when, under the lock, the stage no longer needs
+/// removing.
+pub fn skip(base: &Plan, stage: &Stage, pr: Option<PrNumber>, reason: String) -> Plan {
+    Plan {
+        event: base.event.clone(),
+        event_source: base.event_source,
+        repository: base.repository.clone(),
+        action: Action::Skip,
+        stage: Some(stage.clone()),
+        reason,
+        pull_request: None,
+        pr,
+        commit: None,
+        merged_into: None,
+        warnings: Vec::new(),
+        unchecked: Vec::new(),
+        alchemy: None,
+        steps: Vec::new(),
+        comment_preview: None,
+        note: None,
     }
 }
 

@@ -4,9 +4,9 @@
 //! Format 1 (documented in docs/state.md):
 //! `format`, `stage`, `pr`, `head_sha`, `status`, `urls`, `created_at`,
 //! `updated_at`, `deployed_at`, `closed_at`, `run_url`, `lock`, `files`,
-//! `error`, `remaining`, and, when known, `state`, `verified` and `note`.
-//! Unknown fields are ignored so older readers can read newer records; a
-//! higher `format` is refused.
+//! `error`, `remaining`, and, when known or not empty, `state`, `verified`,
+//! `note` and `lock_history`. Unknown fields are ignored so older readers
+//! can read newer records; a higher `format` is refused.
 
 use std::fmt;
 
@@ -75,8 +75,9 @@ impl StateKeeping {
     }
 }
 
-/// A run's claim on a stage: taken and released in the same
-/// compare-and-swap as every other record change.
+/// A run's claim on a stage: taken, renewed and released in the same
+/// compare-and-swap as every other record change. A lease that was not
+/// renewed by `expires_at` belongs to a run that died, and is taken over.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// Who holds it: the workflow run and attempt, or host and process.
@@ -84,7 +85,47 @@ pub struct Lease {
     pub run_url: Option<String>,
     pub acquired_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The last renewal; absent until the first one (and in leases written
+    /// by versions that did not renew).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_at: Option<Timestamp>,
+    /// The workflow run holding it, so a waiting run can ask GitHub whether
+    /// it is still running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunRef>,
+    /// What the holder is doing with the stage: `deploy`, `destroy`, `read`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
+
+/// A GitHub Actions workflow run: where it lives, its id and attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// `OWNER/REPO`.
+    pub repository: String,
+    pub id: u64,
+    pub attempt: u32,
+}
+
+/// Something that happened to a stage's lock other than its holder taking
+/// and releasing it: a takeover of a dead lease, or an unlock by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockEvent {
+    pub at: Timestamp,
+    /// `taken-over` or `unlocked`.
+    pub event: String,
+    /// Who did it: the run that took over, or who ran `state unlock`.
+    pub by: String,
+    /// Whose lock it was.
+    pub holder: String,
+    #[serde(default)]
+    pub holder_run_url: Option<String>,
+    /// Why the lock was judged dead, or that `--force` was used.
+    pub reason: String,
+}
+
+/// How many lock events a record keeps, newest last.
+pub const LOCK_HISTORY: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -130,6 +171,9 @@ pub struct Record {
     /// could not be verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Takeovers and unlocks, newest last, at most [`LOCK_HISTORY`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lock_history: Vec<LockEvent>,
 }
 
 impl Record {
@@ -153,7 +197,21 @@ impl Record {
             state: None,
             verified: None,
             note: None,
+            lock_history: Vec::new(),
         }
+    }
+
+    /// The stage was destroyed because its PR closed, and nothing has been
+    /// deployed since: a late event must not bring it back.
+    pub fn is_tombstone(&self) -> bool {
+        self.closed_at.is_some()
+    }
+
+    /// Records a takeover or unlock, keeping the newest [`LOCK_HISTORY`].
+    pub fn note_lock_event(&mut self, event: LockEvent) {
+        self.lock_history.push(event);
+        let extra = self.lock_history.len().saturating_sub(LOCK_HISTORY);
+        self.lock_history.drain(..extra);
     }
 
     /// Parses `record.json`, refusing formats newer than this build knows.

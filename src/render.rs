@@ -108,7 +108,9 @@ pub fn plan(p: &Plan) -> String {
 
 fn describe(s: &Step) -> String {
     let text = match &s.kind {
-        StepKind::AcquireLock { stage } => format!("lock stage {stage}"),
+        StepKind::AcquireLock { stage } => {
+            format!("lock stage {stage}, then decide again from its record and the PR's live state")
+        }
         StepKind::RestoreState { stage, store } => {
             format!("restore only stage {stage}'s state into .alchemy/ from {store}")
         }

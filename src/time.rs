@@ -1,9 +1,11 @@
 //! UTC timestamps as RFC 3339 text (`2026-11-23T13:22:25Z`), without a
 //! date-time dependency: records need only whole seconds, ordering and
-//! arithmetic.
+//! arithmetic. Also the clock that leases and records read, injectable so
+//! tests can move time instead of waiting for it.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -71,6 +73,89 @@ impl Timestamp {
         }
         let days = days_from_civil(y, mo, d);
         Some(Self(days * 86_400 + h * 3_600 + mi * 60 + sec))
+    }
+}
+
+/// Where the lifecycle reads the time and waits. Leases expire by the
+/// wall clock (they are compared across machines); waits are measured on a
+/// monotonic clock so a wall-clock step cannot stretch or cut them.
+pub trait Clock: Send + Sync {
+    /// The wall-clock time, for records and lease expiry.
+    fn now(&self) -> Timestamp;
+    /// Time since an arbitrary fixed point, for measuring waits.
+    fn elapsed(&self) -> Duration;
+    fn sleep(&self, d: Duration);
+}
+
+/// The machine's own clock.
+#[derive(Debug)]
+pub struct SystemClock {
+    origin: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+        }
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
+/// A clock that only moves when told to, or when someone sleeps on it:
+/// `sleep` returns at once, having moved the time forward. For tests.
+#[derive(Debug)]
+pub struct ManualClock {
+    millis: Mutex<u64>,
+}
+
+impl ManualClock {
+    pub fn at(t: Timestamp) -> Self {
+        Self {
+            millis: Mutex::new(t.unix().saturating_mul(1_000)),
+        }
+    }
+
+    pub fn advance(&self, d: Duration) {
+        let mut m = self
+            .millis
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *m = m.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    }
+
+    fn millis(&self) -> u64 {
+        *self
+            .millis
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.millis() / 1_000)
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_millis(self.millis())
+    }
+
+    fn sleep(&self, d: Duration) {
+        self.advance(d);
     }
 }
 

@@ -87,6 +87,14 @@ pub enum StateCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Remove a stage's lock, and nothing else; refused while its holder
+    /// looks alive.
+    Unlock {
+        stage: String,
+        /// Unlock it even though the holder's lease is live.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +316,7 @@ fn state_request(a: StateArgs) -> commands::state::StateArgs {
             StateCmd::List => StateAction::List,
             StateCmd::Show { stage } => StateAction::Show { stage },
             StateCmd::Rm { stage, force } => StateAction::Rm { stage, force },
+            StateCmd::Unlock { stage, force } => StateAction::Unlock { stage, force },
         },
         flags: a.inputs.values,
     }

@@ -1,5 +1,7 @@
 //! `alchemy-ci cleanup` and the `schedule` event: find every preview stage
 //! that should no longer exist and destroy it the way a close event would.
+//! The listing only nominates stages: each destroy takes the stage's lock
+//! and judges the stage again from its record and its PR as they are then.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -13,10 +15,15 @@ use super::CommandError;
 use crate::cleanup::{self, Candidate, Policy, Verdict};
 use crate::config::FlagValues;
 use crate::execute::{Outcome, Report};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, PlanError};
 use crate::record::{Record, RecordStatus};
 use crate::stage::{PrNumber, Stage};
-use crate::time::Timestamp;
+use crate::state::Snapshot;
+use crate::time::Clock as _;
+
+/// Where the sweep's extra workers run, inside the app's folder so that
+/// state a worker could not save stays in the workspace for later steps.
+pub const WORKERS_DIR: &str = ".alchemy-ci-workers";
 
 #[derive(Debug, Default, Clone)]
 pub struct SweepOptions {
@@ -32,6 +39,8 @@ struct Outcomes {
     destroyed: Vec<Stage>,
     failed: Vec<(Stage, String)>,
     forgotten: Vec<Stage>,
+    /// Judged again under the stage's lock and kept, with why.
+    kept: Vec<(Stage, String)>,
 }
 
 /// `alchemy-ci cleanup`.
@@ -94,7 +103,7 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         named: &opts.include,
         ttl: config.ttl,
         tombstone_retention: config.tombstone_retention,
-        now: Timestamp::now(),
+        now: session.clock.now(),
     };
     let candidates = cleanup::select(&records, &open, &policy);
     let to_destroy: Vec<&Candidate> = candidates
@@ -125,6 +134,7 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         destroyed: Vec::new(),
         failed: Vec::new(),
         forgotten: Vec::new(),
+        kept: Vec::new(),
     };
     for c in candidates.iter().filter(|c| c.verdict == Verdict::Forget) {
         match forget(session, &c.stage) {
@@ -133,10 +143,24 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
             Err(e) => outcomes.failed.push((c.stage.clone(), e)),
         }
     }
-    for (stage, report) in destroy_all(session, plan, &to_destroy) {
+    for (stage, report) in destroy_all(session, plan, &policy, &to_destroy) {
         match report {
             Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
-            Ok(r) => outcomes.failed.push((stage, r.message)),
+            Ok(r) if r.result == Outcome::Skipped => outcomes.kept.push((stage, r.message)),
+            Ok(r) => {
+                let kept = r
+                    .kept_locally
+                    .map(|p| {
+                        format!(
+                            " (its state could not be saved and is left in {})",
+                            p.display()
+                        )
+                    })
+                    .unwrap_or_default();
+                outcomes
+                    .failed
+                    .push((stage, format!("{}{kept}", r.message)));
+            }
             Err(e) => outcomes.failed.push((stage, e.to_string())),
         }
     }
@@ -200,21 +224,22 @@ fn forget(session: &Session, stage: &Stage) -> Result<bool, String> {
 fn destroy_all(
     session: &Session,
     sweep: &Plan,
+    policy: &Policy<'_>,
     stages: &[&Candidate],
 ) -> Vec<(Stage, Result<Report, CommandError>)> {
     let queue: Mutex<VecDeque<&Candidate>> = Mutex::new(stages.iter().copied().collect());
     let results = Mutex::new(Vec::new());
     let workers = session.config.max_parallel.min(stages.len()).max(1);
-    let facts = session.facts();
     std::thread::scope(|scope| {
         for worker in 0..workers {
-            let (queue, results, facts) = (&queue, &results, &facts);
+            let (queue, results) = (&queue, &results);
             scope.spawn(move || {
-                let shadow = if worker == 0 {
-                    None
-                } else {
-                    match shadow_app(&session.app_dir) {
-                        Ok(d) => Some(d),
+                let app = &session.app_dir;
+                // Worker 0 starts in the app itself; the others in shadows.
+                let mut dir = app.clone();
+                if worker > 0 {
+                    match shadow_app(app, worker) {
+                        Ok(d) => dir = d,
                         Err(e) => {
                             tracing::warn!(
                                 "worker {worker}: cannot make a copy of the app folder: {e}"
@@ -222,34 +247,41 @@ fn destroy_all(
                             return;
                         }
                     }
-                };
-                let dir: PathBuf = shadow
-                    .as_ref()
-                    .map_or_else(|| session.app_dir.clone(), |d| d.path().to_path_buf());
+                }
                 loop {
                     let next = queue.lock().ok().and_then(|mut q| q.pop_front());
                     let Some(c) = next else { break };
                     if session.cancel.received().is_some() {
                         break;
                     }
-                    let plan = plan::sweep_destroy(
-                        sweep,
-                        &session.config,
-                        facts,
-                        &c.stage,
-                        c.pr,
-                        format!("the sweep found that {}", c.reason),
-                    );
-                    say(&format!(
-                        "\n→ DESTROY stage {} because {}\n",
-                        c.stage, c.reason
-                    ));
-                    let report = session
-                        .preflight(&plan)
-                        .and_then(|()| session.execute(&plan, dir.clone()));
+                    let report = destroy_one(session, sweep, policy, c, &dir);
+                    let kept = report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
                     if let Ok(mut r) = results.lock() {
                         r.push((c.stage.clone(), report));
                     }
+                    if kept {
+                        // That folder holds state that could not be saved:
+                        // it stays as it is, where the report says, and the
+                        // worker goes on in a fresh one.
+                        if dir != *app {
+                            tracing::error!(
+                                "the sweep worker's folder {} is kept: it holds state that could not be saved",
+                                dir.display()
+                            );
+                        }
+                        match shadow_app(app, worker) {
+                            Ok(d) => dir = d,
+                            Err(e) => {
+                                tracing::warn!(
+                                    "worker {worker}: cannot make a copy of the app folder: {e}"
+                                );
+                                return;
+                            }
+                        }
+                    }
+                }
+                if dir != *app {
+                    remove_shadow(app, &dir);
                 }
             });
         }
@@ -270,23 +302,61 @@ fn destroy_all(
     out
 }
 
+/// One stage's destroy, judged again under its lock: the listing is
+/// minutes old by now, and the PR may have been reopened or pushed to.
+fn destroy_one(
+    session: &Session,
+    sweep: &Plan,
+    policy: &Policy<'_>,
+    c: &Candidate,
+    dir: &Path,
+) -> Result<Report, CommandError> {
+    let config = &session.config;
+    let plan = plan::sweep_destroy(sweep, config, &session.facts(), &c.stage, c.pr, &c.reason);
+    say(&format!(
+        "\n→ DESTROY stage {} because {}\n",
+        c.stage, c.reason
+    ));
+    let recheck = |replaced: &Snapshot| -> Result<Plan, PlanError> {
+        let mut facts = session.facts();
+        facts.live_pr = c.pr.and_then(|n| session.live_pr(n));
+        let now = Policy {
+            now: session.clock.now(),
+            ..policy.clone()
+        };
+        Ok(cleanup::recheck(sweep, config, &facts, c, replaced, &now))
+    };
+    session.preflight(&plan)?;
+    session.execute_with(&plan, dir.to_path_buf(), Some(&recheck))
+}
+
 /// A folder that looks like the app (every entry linked) but has its own
-/// `.alchemy/`.
-fn shadow_app(app: &Path) -> std::io::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new()
-        .prefix("alchemy-ci-worker-")
-        .tempdir()?;
+/// `.alchemy/`: `<app>/.alchemy-ci-workers/worker-<n>-<random>`.
+fn shadow_app(app: &Path, worker: usize) -> std::io::Result<PathBuf> {
+    let dir = app
+        .join(WORKERS_DIR)
+        .join(format!("worker-{worker}-{:08x}", fastrand::u32(..)));
+    std::fs::create_dir_all(&dir)?;
     for entry in std::fs::read_dir(app)? {
         let entry = entry?;
         let name = entry.file_name();
-        let skip = name
-            .to_str()
-            .is_some_and(|n| n == ".alchemy" || n.starts_with(".alchemy.set-aside"));
+        let skip = name.to_str().is_some_and(|n| {
+            n == ".alchemy" || n == WORKERS_DIR || n.starts_with(".alchemy.set-aside")
+        });
         if !skip {
-            std::os::unix::fs::symlink(entry.path(), dir.path().join(&name))?;
+            std::os::unix::fs::symlink(entry.path(), dir.join(&name))?;
         }
     }
     Ok(dir)
+}
+
+/// Removes a worker's folder that holds nothing worth keeping.
+fn remove_shadow(app: &Path, dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        tracing::warn!("could not remove {}: {e}", dir.display());
+    }
+    // Only when no other worker's folder is left in it.
+    let _ = std::fs::remove_dir(app.join(WORKERS_DIR));
 }
 
 fn candidates_table(candidates: &[Candidate], stages: usize, open: usize) -> String {
@@ -317,6 +387,8 @@ fn results_markdown(candidates: &[Candidate], o: &Outcomes) -> String {
             "🗑️ tombstone removed".to_owned()
         } else if let Some((_, why)) = o.failed.iter().find(|(s, _)| *s == c.stage) {
             format!("❌ failed: {}", crate::github::markdown::text(why))
+        } else if let Some((_, why)) = o.kept.iter().find(|(s, _)| *s == c.stage) {
+            crate::github::markdown::text(why)
         } else {
             "kept".to_owned()
         };

@@ -1,9 +1,10 @@
 //! `alchemy-ci run`: the action's entrypoint. Prints the same plan
-//! `simulate` prints, with the facts a run can look up filled in, then
-//! executes it.
+//! `simulate` prints, with the facts a run can look up before touching the
+//! store filled in, then executes it; the executor decides again, with the
+//! same policy, once the stage is locked.
 
 use super::cleanup::{self, SweepOptions};
-use super::session::{record_facts, say, Session};
+use super::session::{say, Session};
 use super::{load_inputs, status, CommandError, Env, EventArgs};
 use crate::actions::Actions;
 use crate::config::FlagValues;
@@ -44,38 +45,33 @@ fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
     let (event, config) = load_inputs(&args.event, &args.flags, env)?;
     let session = Session::open(config, env, &event)?;
     let mut facts = session.facts();
-    if let (Some(f), Payload::PullRequest(pr)) = (session.forge(), &event.payload) {
-        match f.pull(pr.number) {
-            Ok(live) => facts.live_pr = Some(live),
-            Err(e) => {
-                let msg = format!("could not look up PR #{}: {e}", pr.number);
-                tracing::warn!("{msg}");
-                session.actions.warning(&msg);
-            }
-        }
+    // A stale or closed PR's event is skipped here without touching the
+    // store; the decision that counts is made again under the lock.
+    if let Payload::PullRequest(pr) = &event.payload {
+        facts.live_pr = session.live_pr(pr.number);
     }
 
     carry_out(&session, &event, facts, None)
 }
 
-/// Decides with what the store knows, prints the plan, executes it and
-/// reports. Shared by `run` and the hand-run `deploy`, `destroy`, `read`.
+/// Decides with what is known before the store is read, prints that plan,
+/// executes it (deciding again under the stage's lock) and reports. Shared
+/// by `run` and the hand-run `deploy`, `destroy`, `read`.
 pub fn carry_out(
     session: &Session,
     event: &Event,
     mut facts: Facts,
     note: Option<&str>,
 ) -> Result<u8, CommandError> {
-    // The stage is only known once decided; its record then refines the decision.
-    let first = plan::decide(event, &session.config, &facts)?;
-    if let (Some(stage), Action::Deploy | Action::Destroy | Action::Read) =
-        (&first.stage, first.action)
-    {
-        let loaded = session.store.load(stage)?;
-        facts.record = Some(record_facts(&loaded.snapshot));
+    let mut plan = plan::decide(event, &session.config, &facts)?;
+    // Reading a stage the store does not hold is bad input, refused before
+    // anything is printed; a read is worth the extra look.
+    if let (Action::Read, Some(stage)) = (plan.action, &plan.stage) {
+        facts.record = Some(plan::RecordFacts::of(&session.store.load(stage)?.snapshot));
+        plan = plan::decide(event, &session.config, &facts)?;
     }
-    let plan = plan::decide(event, &session.config, &facts)?;
-    // Bad input or a missing program stops the run before anything is printed.
+    // Bad input or a missing program stops the run before anything is
+    // printed or written.
     session.preflight(&plan)?;
     if let Some(n) = note {
         session.say(n);
@@ -84,7 +80,8 @@ pub fn carry_out(
 
     let report = match plan.action {
         Action::Deploy | Action::Destroy | Action::Read => {
-            session.execute(&plan, session.app_dir.clone())?
+            let recheck = session.decide_again(event, plan.pr);
+            session.execute_with(&plan, session.app_dir.clone(), Some(&recheck))?
         }
         Action::Skip => Report::skipped(&plan),
         Action::Cleanup => return cleanup::sweep(session, &plan, &SweepOptions::default()),
@@ -189,6 +186,7 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         removed: &report.remaining,
         merged_into: None,
         unverified: report.verification.as_ref().and_then(|v| v.reason()),
+        note: None,
     });
     // The marker only identifies PR comments.
     body.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"

@@ -14,15 +14,17 @@ use crate::alchemy::{self, Detected};
 use crate::cancel::Cancel;
 use crate::config::{Config, StateStoreSpec};
 use crate::event::Event;
-use crate::execute::{self, Report, Runtime};
+use crate::execute::{self, ProcessRunner, Recheck, Report, Runtime};
 use crate::github::client::{Client, RetryPolicy};
 use crate::github::forge::{Forge, GitHub};
-use crate::plan::{Facts, Plan, RecordFacts, RunContext, StepKind};
-use crate::record::RecordStatus;
+use crate::plan::{self, Facts, Plan, PlanError, RecordFacts, RunContext, StepKind};
+use crate::record::{Lease, RunRef};
+use crate::stage::PrNumber;
 use crate::state::dir::DirStore;
 use crate::state::git::{GitStore, GitStoreOptions};
 use crate::state::lease::{Holder, LeaseOptions};
 use crate::state::{Snapshot, StateStore};
+use crate::time::SystemClock;
 
 /// Between SIGTERM and SIGKILL when Alchemy is stopped.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -31,6 +33,16 @@ pub const GRACE: Duration = Duration::from_secs(10);
 /// some 7.5 s later, then is killed: Alchemy must stop early enough to leave
 /// time for saving the state.
 pub const ACTIONS_GRACE: Duration = Duration::from_secs(4);
+
+/// From the first stop request to the kill of a cancelled job (about 10 s
+/// under Actions), less a margin: GitHub calls that would end later are
+/// skipped; the state is saved before any of them.
+pub const STOP_BUDGET: Duration = Duration::from_secs(9);
+
+/// A testing hook, not an input: shortens the lease's times so tests of
+/// crashed and paused runs take seconds, e.g.
+/// `ttl=6,renew=2,wait=30,poll=0.2,report=1` (seconds). See docs/state.md.
+pub const LEASE_TEST_HOOK: &str = "ALCHEMY_CI_TEST_LEASE";
 
 pub struct Session {
     pub config: Config,
@@ -44,6 +56,8 @@ pub struct Session {
     pub alchemy: Detected,
     /// stdout is for one JSON document: everything else goes to stderr.
     pub json: bool,
+    pub lease: LeaseOptions,
+    pub clock: SystemClock,
 }
 
 impl Session {
@@ -79,6 +93,7 @@ impl Session {
                 actions.mask(&v);
             }
         }
+        let lease = lease_options(env)?;
         let app_dir = app_dir(&config)?;
         let store = open_store(&config, env)?;
         let run = run_context(env, event);
@@ -95,6 +110,8 @@ impl Session {
             run,
             alchemy,
             json,
+            lease,
+            clock: SystemClock::default(),
         })
     }
 
@@ -126,23 +143,100 @@ impl Session {
         preflight(plan, &self.app_dir, &self.env, &self.actions)
     }
 
-    /// Executes a deploy, destroy or read plan in `app_dir`; call
-    /// [`Session::preflight`] on the plan first.
+    /// Executes a deploy, destroy or read plan in `app_dir` as planned;
+    /// call [`Session::preflight`] on the plan first.
     pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CommandError> {
+        self.execute_with(plan, app_dir, None)
+    }
+
+    /// The decision made again under the stage's lock, from the record the
+    /// lock write replaced and PR `pr`'s state read then.
+    pub fn decide_again<'a>(
+        &'a self,
+        event: &'a Event,
+        pr: Option<PrNumber>,
+    ) -> impl Fn(&Snapshot) -> Result<Plan, PlanError> + Sync + 'a {
+        move |replaced: &Snapshot| {
+            let mut facts = self.facts();
+            facts.record = Some(RecordFacts::of(replaced));
+            facts.live_pr = pr.and_then(|n| self.live_pr(n));
+            plan::decide(event, &self.config, &facts)
+        }
+    }
+
+    /// The PR's state as GitHub reports it now, or `None` (said in the log)
+    /// when it cannot be read.
+    pub fn live_pr(&self, n: PrNumber) -> Option<plan::LivePr> {
+        match self.forge()?.pull(n) {
+            Ok(live) => Some(live),
+            Err(e) => {
+                let msg = format!("could not look up PR #{n}: {e}");
+                tracing::warn!("{msg}");
+                self.actions.warning(&msg);
+                None
+            }
+        }
+    }
+
+    /// Whether GitHub says a lease holder's workflow run is over.
+    pub fn holder_gone(&self, lease: &Lease) -> Option<String> {
+        let run = lease.run.as_ref()?;
+        if self.run.repository.as_deref() != Some(run.repository.as_str()) {
+            return None;
+        }
+        match self.forge()?.workflow_run(run.id) {
+            Ok(w) if w.status == "completed" => Some(format!(
+                "GitHub says its workflow run {} is completed ({})",
+                run.id,
+                w.conclusion.as_deref().unwrap_or("no conclusion")
+            )),
+            Ok(w) if w.run_attempt.is_some_and(|a| a > run.attempt) => Some(format!(
+                "GitHub says workflow run {} is on attempt {}, so attempt {} has ended",
+                run.id,
+                w.run_attempt.unwrap_or_default(),
+                run.attempt
+            )),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("could not ask GitHub about workflow run {}: {e}", run.id);
+                None
+            }
+        }
+    }
+
+    /// This process as a lease holder: its workflow run when under Actions.
+    pub fn holder(&self) -> Holder {
+        let run = match (&self.run.repository, var(&self.env, "GITHUB_RUN_ID")) {
+            (Some(repository), Some(id)) => id.parse().ok().map(|id| RunRef {
+                repository: repository.clone(),
+                id,
+                attempt: var(&self.env, "GITHUB_RUN_ATTEMPT")
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(1),
+            }),
+            _ => None,
+        };
+        Holder::for_this_process(run, self.run.run_url())
+    }
+
+    /// [`Session::execute`], deciding again under the lock with `recheck`.
+    pub fn execute_with(
+        &self,
+        plan: &Plan,
+        app_dir: PathBuf,
+        recheck: Option<Recheck<'_>>,
+    ) -> Result<Report, CommandError> {
         let run_url = self.run.run_url();
-        let holder = Holder::for_this_process(
-            var(&self.env, "GITHUB_RUN_ID").as_deref(),
-            var(&self.env, "GITHUB_RUN_ATTEMPT").as_deref(),
-            run_url.clone(),
-        );
+        let gone = |l: &Lease| self.holder_gone(l);
         let rt = Runtime {
             store: self.store.as_ref(),
-            holder,
-            lease: LeaseOptions {
-                // The lease must outlive the longest run it protects.
-                ttl: self.config.timeout + GRACE + Duration::from_secs(10 * 60),
-                ..LeaseOptions::default()
-            },
+            holder: self.holder(),
+            lease: self.lease.clone(),
+            clock: &self.clock,
+            stop_budget: STOP_BUDGET,
+            runner: &ProcessRunner,
+            recheck,
+            holder_gone: &gone,
             app_dir,
             flavor: self.alchemy.flavor.clone(),
             timeout: self.config.timeout,
@@ -159,8 +253,39 @@ impl Session {
             forge: self.forge(),
             stdout_to_stderr: self.json,
         };
-        Ok(execute::execute(plan, &rt))
+        Ok(execute::execute(plan, &rt)?)
     }
+}
+
+/// The lease's times: the defaults, or what the testing hook
+/// [`LEASE_TEST_HOOK`] sets.
+fn lease_options(env: &Env) -> Result<LeaseOptions, CommandError> {
+    let mut o = LeaseOptions::default();
+    let Some(hook) = var(env, LEASE_TEST_HOOK) else {
+        return Ok(o);
+    };
+    let bad = |m: String| CommandError::Usage(format!("{LEASE_TEST_HOOK}: {m}"));
+    for pair in hook.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| bad(format!("expected name=seconds, got {pair:?}")))?;
+        let secs: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e6)
+            .ok_or_else(|| bad(format!("{k}: {v:?} is not a number of seconds")))?;
+        let d = Duration::from_secs_f64(secs);
+        match k.trim() {
+            "ttl" => o.ttl = d,
+            "renew" => o.renew_every = d,
+            "wait" => o.wait = d,
+            "poll" => o.poll = d,
+            "report" => o.report_every = d,
+            other => return Err(bad(format!("unknown setting {other:?}"))),
+        }
+    }
+    Ok(o)
 }
 
 /// The GitHub client, when there is a token. Without one, runs still work
@@ -257,22 +382,6 @@ fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, Command
             .map_err(|e| CommandError::Usage(e.to_string()))?;
             Ok(Box::new(store))
         }
-    }
-}
-
-/// What the store says about a stage, as the decision needs it.
-pub fn record_facts(s: &Snapshot) -> RecordFacts {
-    match &s.record {
-        None if s.files.is_empty() => RecordFacts::Missing,
-        // State with no record: treat it as live, so a destroy still runs.
-        None => RecordFacts::Present {
-            status: RecordStatus::Failed,
-            tombstone: false,
-        },
-        Some(r) => RecordFacts::Present {
-            status: r.status,
-            tombstone: r.status == RecordStatus::Destroyed && r.closed_at.is_some(),
-        },
     }
 }
 

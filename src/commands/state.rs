@@ -1,12 +1,14 @@
-//! `alchemy-ci state list|show|rm`: inspecting and repairing the store by
-//! hand.
+//! `alchemy-ci state list|show|rm|unlock`: inspecting and repairing the
+//! store by hand.
 
 use std::fmt::Write as _;
 
 use super::session::{say, Session};
-use super::{status, CommandError};
+use super::{status, var, CommandError};
 use crate::config::FlagValues;
+use crate::record::Lease;
 use crate::stage::Stage;
+use crate::state::lease::{self, Acquire, Holder, LeaseError, Unlocked};
 
 /// `alchemy-ci state …`.
 #[derive(Debug, Clone)]
@@ -20,6 +22,7 @@ pub enum StateAction {
     List,
     Show { stage: String },
     Rm { stage: String, force: bool },
+    Unlock { stage: String, force: bool },
 }
 
 pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
@@ -30,13 +33,16 @@ pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
     };
     let target = match &args.action {
         StateAction::List => None,
-        StateAction::Show { stage } | StateAction::Rm { stage, .. } => Some(stage_of(stage)?),
+        StateAction::Show { stage }
+        | StateAction::Rm { stage, .. }
+        | StateAction::Unlock { stage, .. } => Some(stage_of(stage)?),
     };
     let event = super::manual_event("state", env);
     let session = Session::open(config, env, &event)?;
     match (&args.action, target) {
         (StateAction::Show { .. }, Some(stage)) => show(&session, &stage),
         (StateAction::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
+        (StateAction::Unlock { force, .. }, Some(stage)) => unlock(&session, &stage, *force),
         _ => status::show(&session, false),
     }
 }
@@ -99,4 +105,63 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError>
         session.store.describe()
     ));
     Ok(0)
+}
+
+/// Removes only the stage's lock: its state files and the rest of its
+/// record stay, and the record notes who unlocked it. A holder that looks
+/// alive is refused unless `force`.
+fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
+    if session.store.load(stage)?.snapshot.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "stage {stage} is not in {}",
+            session.store.describe()
+        )));
+    }
+    let by = Holder {
+        id: format!("{} (alchemy-ci state unlock)", who(session)),
+        run_url: session.run.run_url(),
+        run: None,
+    };
+    let gone = |l: &Lease| session.holder_gone(l);
+    let never = || false;
+    let a = Acquire {
+        store: session.store.as_ref(),
+        stage,
+        holder: &by,
+        opts: &session.lease,
+        clock: &session.clock,
+        stop: &never,
+        gone: &gone,
+    };
+    match lease::unlock(&a, force) {
+        Ok(Unlocked::Removed(l)) => {
+            say(&format!(
+                "unlocked stage {stage}: removed the lock of {}; its state and record are unchanged\n",
+                lease::describe(&l)
+            ));
+            Ok(0)
+        }
+        Ok(Unlocked::NotLocked) => {
+            say(&format!("stage {stage} is not locked\n"));
+            Ok(0)
+        }
+        Err(e @ LeaseError::Alive { .. }) => Err(CommandError::Usage(e.to_string())),
+        Err(LeaseError::Store(e)) => Err(CommandError::Store(e)),
+        Err(e) => Err(CommandError::Failed(e.to_string())),
+    }
+}
+
+/// Who is unlocking: the workflow run and actor under Actions, else the
+/// user and host.
+fn who(session: &Session) -> String {
+    let env = &session.env;
+    match (var(env, "GITHUB_ACTOR"), var(env, "GITHUB_RUN_ID")) {
+        (Some(actor), Some(run)) => format!("{actor} in run {run}"),
+        (Some(actor), None) => actor,
+        _ => format!(
+            "{} on {}",
+            var(env, "USER").unwrap_or_else(|| "someone".into()),
+            lease::host_name()
+        ),
+    }
 }

@@ -4,6 +4,7 @@
 //! x-ratelimit-reset, the secondary rate limit's 403) are in headers and
 //! bodies that a typed client hides.
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -103,6 +104,9 @@ pub struct Client {
     policy: RetryPolicy,
     /// The REST base URL, without a trailing `/`.
     api_url: String,
+    /// After this, no request is started or waited for (a cancelled job is
+    /// about to be killed).
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl Client {
@@ -134,6 +138,7 @@ impl Client {
             runtime,
             policy,
             api_url: api_url.trim_end_matches('/').to_owned(),
+            deadline: Mutex::new(None),
         })
     }
 
@@ -147,6 +152,22 @@ impl Client {
         }
     }
 
+    /// From now on, gives up on any request that would not finish by
+    /// `deadline`, retries included.
+    pub fn set_deadline(&self, deadline: Instant) {
+        *self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self
+            .deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Sends one request, retrying what is worth retrying: 5xx, dropped
     /// connections and timeouts (with backoff), 429 and GitHub's rate
     /// limits (waiting as long as GitHub asks), all within the policy's
@@ -158,6 +179,21 @@ impl Client {
         body: Option<&B>,
         what: &str,
     ) -> Result<Answer, ForgeError> {
+        self.send_checked(method, path_or_url, body, what, &|| Ok(None))
+    }
+
+    /// [`Client::send`] for a request that must not happen twice (a POST
+    /// that creates something): after a timeout or a 5xx, which may come
+    /// after the server did the work, `happened` looks for its effect
+    /// before the request is sent again, and what it finds is the answer.
+    pub fn send_checked<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path_or_url: &str,
+        body: Option<&B>,
+        what: &str,
+        happened: &dyn Fn() -> Result<Option<Answer>, ForgeError>,
+    ) -> Result<Answer, ForgeError> {
         let uri: Uri = path_or_url
             .parse()
             .map_err(|e| ForgeError::Setup(format!("bad URL {path_or_url:?}: {e}")))?;
@@ -165,35 +201,48 @@ impl Client {
         let mut waited = Duration::ZERO;
         let mut backoff = self.policy.backoff;
         let mut attempt = 0;
+        let gave_up = |attempts, last| ForgeError::GaveUp {
+            what: what.to_owned(),
+            attempts,
+            waited: started.elapsed(),
+            last,
+        };
         loop {
             attempt += 1;
-            let result = self
-                .runtime
-                .block_on(self.once(method.clone(), uri.clone(), body));
-            let (pause, last) = match result {
+            let limit = match self.deadline() {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => self.policy.request_timeout,
+            };
+            if limit.is_zero() {
+                return Err(gave_up(
+                    attempt - 1,
+                    "no time left before the job is stopped".to_owned(),
+                ));
+            }
+            let result = self.once_within(limit, &method, &uri, body);
+            let (pause, last, maybe_done) = match result {
                 Ok(a) if a.status.is_success() => return Ok(a),
                 Ok(a) => match classify(&a, what) {
                     Verdict::Fail(e) => return Err(e),
-                    Verdict::RetryAfter(d, why) => (d, why),
+                    Verdict::RetryAfter(d, why) => (d, why, false),
                     Verdict::Backoff(why) => {
                         let d = backoff;
                         backoff = (backoff * 2).min(Duration::from_secs(30));
-                        (d, why)
+                        (d, why, true)
                     }
                 },
                 Err(e) => {
                     let d = backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
-                    (d, e)
+                    (d, e, true)
                 }
             };
-            if attempt >= self.policy.max_attempts || waited + pause > self.policy.max_wait {
-                return Err(ForgeError::GaveUp {
-                    what: what.to_owned(),
-                    attempts: attempt,
-                    waited: started.elapsed(),
-                    last,
-                });
+            let past_deadline = self.deadline().is_some_and(|d| Instant::now() + pause >= d);
+            if attempt >= self.policy.max_attempts
+                || waited + pause > self.policy.max_wait
+                || past_deadline
+            {
+                return Err(gave_up(attempt, last));
             }
             tracing::warn!(
                 "GitHub: {last} for {what}; retrying in {}s",
@@ -201,7 +250,31 @@ impl Client {
             );
             std::thread::sleep(pause);
             waited += pause;
+            // A 5xx or a lost answer may come after the work was done; look
+            // after the pause, when a slow server has finished it.
+            if maybe_done && method == Method::POST {
+                if let Some(a) = happened()? {
+                    tracing::warn!("GitHub: {what} had been done after all; not sending it again");
+                    return Ok(a);
+                }
+            }
         }
+    }
+
+    /// One attempt, given up after `limit` (or the request timeout).
+    fn once_within<B: Serialize + ?Sized>(
+        &self,
+        limit: Duration,
+        method: &Method,
+        uri: &Uri,
+        body: Option<&B>,
+    ) -> Result<Answer, String> {
+        let limit = limit.min(self.policy.request_timeout);
+        self.runtime.block_on(async {
+            tokio::time::timeout(limit, self.once(method.clone(), uri.clone(), body))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {}s", limit.as_secs())))
+        })
     }
 
     async fn once<B: Serialize + ?Sized>(

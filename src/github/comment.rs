@@ -57,6 +57,9 @@ pub struct CommentInput<'a> {
     pub merged_into: Option<(&'a Stage, Option<&'a str>)>,
     /// Why a destroy that Alchemy reported as a success is not verified.
     pub unverified: Option<&'a str>,
+    /// Why the stage went away while its PR is open, and how to bring it
+    /// back.
+    pub note: Option<&'a str>,
 }
 
 /// Renders the comment body, under GitHub's limit: the status, stage and
@@ -113,6 +116,9 @@ pub fn render(c: &CommentInput<'_>) -> String {
 
     if let Some(why) = unverified {
         let _ = writeln!(out, "\n> ⚠️ {}.", markdown::text(why));
+    }
+    if let Some(note) = c.note {
+        let _ = writeln!(out, "\n{}", markdown::text(note));
     }
 
     // Names and URLs come from the app: however many or long, the lists
@@ -229,6 +235,7 @@ mod tests {
             removed: &[],
             merged_into: None,
             unverified: None,
+            note: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -262,6 +269,7 @@ mod tests {
             removed: &removed,
             merged_into: None,
             unverified: None,
+            note: None,
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS, "{}", body.len());
         assert!(body.contains("more |") && body.contains("- … and"));
@@ -283,6 +291,7 @@ mod tests {
             removed: &[],
             merged_into: None,
             unverified: None,
+            note: None,
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));
@@ -311,6 +320,7 @@ mod unverified_tests {
             removed: &[],
             merged_into: None,
             unverified: Some(why),
+            note: None,
         };
         let body = render(&input);
         assert!(
@@ -320,6 +330,7 @@ mod unverified_tests {
         assert!(body.contains("could not verify it."), "{body}");
         let plain = render(&CommentInput {
             unverified: None,
+            note: None,
             ..input
         });
         assert!(plain.contains("| **Status** | 🗑️ Destroyed |"), "{plain}");

@@ -1,13 +1,15 @@
 //! What alchemy-ci asks of GitHub: the live state of a pull request, the
-//! open pull requests, one sticky comment per stage, and deployments.
+//! open pull requests, one sticky comment per stage, deployments, and
+//! whether a workflow run is still running.
 
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::client::{Client, ForgeError};
+use super::client::{Answer, Client, ForgeError};
 use super::comment::marker;
 use crate::event::CommitSha;
 use crate::plan::LivePr;
@@ -35,6 +37,23 @@ pub trait Forge: Send + Sync {
     fn deployment_status(&self, id: u64, status: &DeploymentStatus) -> Result<(), ForgeError>;
     /// Marks every deployment of the environment inactive; returns how many.
     fn deactivate_deployments(&self, stage: &Stage) -> Result<usize, ForgeError>;
+    /// A workflow run of the repository: is it still running?
+    fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError>;
+    /// Gives up on requests that would not finish by `deadline`.
+    fn set_deadline(&self, _deadline: Instant) {}
+}
+
+/// What `GET /repos/{o}/{r}/actions/runs/{id}` says about a run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WorkflowRun {
+    /// `queued`, `in_progress`, `completed`, … (`completed` means over).
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub run_attempt: Option<u32>,
+    #[serde(default)]
+    pub html_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +142,13 @@ struct Head {
 #[derive(Deserialize)]
 struct Created {
     id: u64,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    id: u64,
+    #[serde(default)]
+    payload: serde_json::Value,
 }
 
 impl GitHub {
@@ -306,6 +332,10 @@ impl Forge for GitHub {
         sha: &CommitSha,
         description: &str,
     ) -> Result<u64, ForgeError> {
+        // A mark of this request, so that after a failure that may have
+        // come after GitHub created the deployment, it is found, not
+        // created twice.
+        let request = format!("{:016x}", fastrand::u64(..));
         let body = json!({
             "ref": sha.as_str(),
             "environment": stage.as_str(),
@@ -314,14 +344,40 @@ impl Forge for GitHub {
             "auto_merge": false,
             "required_contexts": [],
             "description": truncate(description, MAX_DESCRIPTION),
+            "payload": { "alchemy-ci": { "request": request } },
         });
+        let what = format!("a deployment of {stage}");
+        let happened = || -> Result<Option<Answer>, ForgeError> {
+            let listed: Vec<Listed> = self
+                .client
+                .send::<()>(
+                    Method::GET,
+                    &format!(
+                        "{}/deployments?sha={}&environment={stage}&per_page=100",
+                        self.repo_path,
+                        sha.as_str()
+                    ),
+                    None,
+                    &format!("the deployments of {stage}"),
+                )?
+                .json(&format!("the deployments of {stage}"))?;
+            Ok(listed
+                .iter()
+                .find(|d| d.payload["alchemy-ci"]["request"] == request.as_str())
+                .map(|d| Answer {
+                    status: http::StatusCode::CREATED,
+                    headers: http::HeaderMap::new(),
+                    body: json!({ "id": d.id }).to_string().into_bytes(),
+                }))
+        };
         let created: Created = self
             .client
-            .send(
+            .send_checked(
                 Method::POST,
                 &format!("{}/deployments", self.repo_path),
                 Some(&body),
-                &format!("a deployment of {stage}"),
+                &what,
+                &happened,
             )?
             .json("the new deployment")?;
         Ok(created.id)
@@ -368,6 +424,22 @@ impl Forge for GitHub {
             )?;
         }
         Ok(deployments.len())
+    }
+
+    fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError> {
+        let what = format!("workflow run {id}");
+        self.client
+            .send::<()>(
+                Method::GET,
+                &format!("{}/actions/runs/{id}", self.repo_path),
+                None,
+                &what,
+            )?
+            .json(&what)
+    }
+
+    fn set_deadline(&self, deadline: Instant) {
+        self.client.set_deadline(deadline);
     }
 }
 

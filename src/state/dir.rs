@@ -2,15 +2,22 @@
 //! local use and tests, with the same compare-and-swap semantics as the git
 //! and object stores.
 //!
-//! Layout: `<root>/stages/<stage>/current` names the live generation `N`,
-//! whose files are `<root>/stages/<stage>/v<N>/record.json` and
-//! `…/v<N>/alchemy/…`. A write builds generation `N+1` completely, then
-//! renames a new `current` over the old one, so a crash at any point leaves
-//! a complete generation in force. Writers of one stage serialise on an
-//! exclusive lock of `<root>/stages/<stage>.lock`.
+//! Layout: `<root>/stages/<stage>/current` names the live generation `G`,
+//! whose files are `<root>/stages/<stage>/v<G>/record.json` and
+//! `…/v<G>/alchemy/…`. A write builds a new generation completely, flushes
+//! it to disk, then renames a new `current` over the old one and flushes the
+//! folder, so a crash at any point leaves a complete generation in force and
+//! a write reported done survives a power cut. Writers of one stage
+//! serialise on an exclusive lock of `<root>/stages/<stage>.lock`.
+//!
+//! A generation id is the time in milliseconds and 64 random bits, so a
+//! version never comes back, not even after the stage is removed and made
+//! again: a writer holding a version from before can never match a newer
+//! generation (the ABA problem of a counter that restarts).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::files::{check_rel_path, read_tree};
@@ -35,12 +42,16 @@ impl DirStore {
         self.stages().join(stage.as_str())
     }
 
+    fn lock_path(&self, stage: &Stage) -> PathBuf {
+        self.stages().join(format!("{stage}.lock"))
+    }
+
     /// Holds the stage's lock file exclusively until dropped.
     fn lock(&self, stage: &Stage) -> Result<File, StoreError> {
         let stages = self.stages();
         fs::create_dir_all(&stages)
             .map_err(|e| StoreError::io(format!("creating {}", stages.display()), e))?;
-        let path = stages.join(format!("{stage}.lock"));
+        let path = self.lock_path(stage);
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -52,23 +63,31 @@ impl DirStore {
         Ok(file)
     }
 
-    fn current(&self, stage: &Stage) -> Result<Option<u64>, StoreError> {
+    /// The live generation's id. Older versions of this store wrote
+    /// counters (`1`, `2`, …); they read as ids like any other.
+    fn current(&self, stage: &Stage) -> Result<Option<String>, StoreError> {
         let path = self.stage_dir(stage).join("current");
         match fs::read_to_string(&path) {
-            Ok(text) => text
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt {
-                    location: path.display().to_string(),
-                    message: format!("expected a generation number, found {:?}", text.trim()),
-                }),
+            Ok(text) => {
+                let id = text.trim();
+                let valid = !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+                if valid {
+                    Ok(Some(id.to_owned()))
+                } else {
+                    Err(StoreError::Corrupt {
+                        location: path.display().to_string(),
+                        message: format!("expected a generation id, found {id:?}"),
+                    })
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(format!("reading {}", path.display()), e)),
         }
     }
 
-    fn read_generation(&self, stage: &Stage, generation: u64) -> Result<Snapshot, StoreError> {
+    fn read_generation(&self, stage: &Stage, generation: &str) -> Result<Snapshot, StoreError> {
         let gen_dir = self.stage_dir(stage).join(format!("v{generation}"));
         let record_path = gen_dir.join("record.json");
         let record = match fs::read(&record_path) {
@@ -93,9 +112,9 @@ impl DirStore {
         Ok(Snapshot { record, files })
     }
 
-    fn check(&self, stage: &Stage, expected: &Version) -> Result<Option<u64>, StoreError> {
+    fn check(&self, stage: &Stage, expected: &Version) -> Result<Option<String>, StoreError> {
         let now = self.current(stage)?;
-        if Version(now.map(|n| n.to_string())) != *expected {
+        if Version(now.clone()) != *expected {
             return Err(StoreError::Conflict {
                 stage: stage.clone(),
             });
@@ -110,23 +129,21 @@ impl StateStore for DirStore {
     }
 
     fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
-        // Reading a stage that was never written creates nothing (no lock
-        // file, no folder): as if read just before a concurrent first write.
-        if self.current(stage)?.is_none() {
-            return Ok(Loaded {
-                snapshot: Snapshot::default(),
-                version: Version::ABSENT,
-            });
+        let absent = Loaded {
+            snapshot: Snapshot::default(),
+            version: Version::ABSENT,
+        };
+        // Every write takes the lock file first, so without one the stage
+        // was never written; reading it creates nothing.
+        if !self.lock_path(stage).exists() {
+            return Ok(absent);
         }
         let _guard = self.lock(stage)?;
         match self.current(stage)? {
-            None => Ok(Loaded {
-                snapshot: Snapshot::default(),
-                version: Version::ABSENT,
-            }),
-            Some(n) => Ok(Loaded {
-                snapshot: self.read_generation(stage, n)?,
-                version: Version(Some(n.to_string())),
+            None => Ok(absent),
+            Some(g) => Ok(Loaded {
+                snapshot: self.read_generation(stage, &g)?,
+                version: Version(Some(g)),
             }),
         }
     }
@@ -140,19 +157,15 @@ impl StateStore for DirStore {
     ) -> Result<Version, StoreError> {
         let _guard = self.lock(stage)?;
         let old = self.check(stage, expected)?;
-        let next = old.map_or(1, |n| n + 1);
+        let next = generation_id();
         let dir = self.stage_dir(stage);
+        let new_stage = !dir.exists();
         let gen_dir = dir.join(format!("v{next}"));
-        // A crash may have left a half-written generation with this number.
-        if gen_dir.exists() {
-            fs::remove_dir_all(&gen_dir)
-                .map_err(|e| StoreError::io(format!("clearing {}", gen_dir.display()), e))?;
-        }
+        fs::create_dir_all(&gen_dir)
+            .map_err(|e| StoreError::io(format!("creating {}", gen_dir.display()), e))?;
         if let Some(record) = &snapshot.record {
             write_file(&gen_dir.join("record.json"), &record.to_json())?;
         }
-        fs::create_dir_all(&gen_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", gen_dir.display()), e))?;
         for (rel, bytes) in &snapshot.files {
             let rel = check_rel_path(rel).map_err(|message| StoreError::Corrupt {
                 location: format!("state file of {stage}"),
@@ -160,17 +173,23 @@ impl StateStore for DirStore {
             })?;
             write_file(&gen_dir.join("alchemy").join(rel), bytes)?;
         }
+        // The files' folder entries must be on disk before `current` names them.
+        sync_dirs(&gen_dir)?;
         let tmp = dir.join("current.tmp");
-        write_file(&tmp, next.to_string().as_bytes())?;
+        write_file(&tmp, next.as_bytes())?;
         let current = dir.join("current");
         fs::rename(&tmp, &current)
             .map_err(|e| StoreError::io(format!("replacing {}", current.display()), e))?;
-        if let Some(n) = old {
-            let old_dir = dir.join(format!("v{n}"));
+        sync_dir(&dir)?;
+        if new_stage {
+            sync_dir(&self.stages())?;
+        }
+        if let Some(g) = old {
+            let old_dir = dir.join(format!("v{g}"));
             // The new generation is already in force; a leftover is harmless.
             let _ = fs::remove_dir_all(old_dir);
         }
-        Ok(Version(Some(next.to_string())))
+        Ok(Version(Some(next)))
     }
 
     fn remove(&self, stage: &Stage, expected: &Version) -> Result<(), StoreError> {
@@ -208,10 +227,43 @@ impl StateStore for DirStore {
     }
 }
 
+/// Milliseconds since 1970 and 64 random bits, in hex: ordered by time,
+/// never the same twice.
+fn generation_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{millis:011x}-{:016x}", fastrand::u64(..))
+}
+
+/// Writes a file and flushes it to disk.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)
             .map_err(|e| StoreError::io(format!("creating {}", parent.display()), e))?;
     }
-    fs::write(path, bytes).map_err(|e| StoreError::io(format!("writing {}", path.display()), e))
+    let err = |e| StoreError::io(format!("writing {}", path.display()), e);
+    let mut f = File::create(path).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)
+}
+
+/// Flushes a folder's entries (names created or renamed in it) to disk.
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(format!("flushing {}", dir.display()), e))
+}
+
+/// [`sync_dir`] for a folder and every folder below it.
+fn sync_dirs(dir: &Path) -> Result<(), StoreError> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
+    for e in entries {
+        let e = e.map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            sync_dirs(&e.path())?;
+        }
+    }
+    sync_dir(dir)
 }

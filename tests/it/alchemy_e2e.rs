@@ -24,6 +24,12 @@ export const Site = Resource(
   "test::Site",
   async function (this: any, id: string, props: { stage: string; gen: number; sticky: boolean; fail: boolean; sleep: number }) {
     if (this.phase === "delete") {
+      if (process.env.BREAK_STORE) {
+        // Makes the folder store's next write of this stage fail: its
+        // current pointer cannot be written over a folder.
+        const fs = await import("node:fs");
+        fs.mkdirSync(`${process.env.BREAK_STORE}/stages/${process.env.STAGE}/current.tmp`, { recursive: true });
+      }
       if (this.output?.sticky && process.env.DELETE_OK !== "1") {
         throw new Error(`cannot delete ${id}`);
       }

@@ -454,10 +454,24 @@ fn a_failed_run_still_saves_state_records_and_unlocks() {
                 );
             }
         }
-        assert!(matches!(
-            p.steps.last().map(|s| &s.kind),
-            Some(StepKind::ReleaseLock { .. })
-        ));
+        // State, record and unlock are one store write, before any call
+        // to GitHub after Alchemy: a cancelled job is killed seconds later.
+        let unlock_at = p
+            .steps
+            .iter()
+            .position(|s| matches!(s.kind, StepKind::ReleaseLock { .. }))
+            .expect("unlock step");
+        for later in &p.steps[run_at + 1..unlock_at] {
+            assert!(
+                !matches!(
+                    later.kind,
+                    StepKind::CommentResult { .. }
+                        | StepKind::DeploymentResult { .. }
+                        | StepKind::DeactivateDeployments { .. }
+                ),
+                "{action}: {later:?} talks to GitHub before the state is saved"
+            );
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::fake_github::{
-    FakeGitHub, Fault, PullSpec, PullState, TokenKind, ACTIONS_BOT, MAX_COMMENT_CHARS,
+    FakeGitHub, Fault, PullSpec, PullState, TokenKind, WorkflowRun, ACTIONS_BOT, MAX_COMMENT_CHARS,
     MAX_STATUS_DESCRIPTION_CHARS,
 };
 
@@ -1256,4 +1256,86 @@ fn stops_serving_when_dropped() {
         !matches!(answered, Ok(true)),
         "a dropped fake must not answer"
     );
+}
+
+#[test]
+fn workflow_runs_are_served_in_their_documented_shape() {
+    let fake = setup();
+    fake.set_workflow_run(
+        OWNER,
+        REPO,
+        WorkflowRun {
+            id: 30_433_642,
+            status: "completed".into(),
+            conclusion: Some("cancelled".into()),
+            run_attempt: 2,
+        },
+    );
+    let r = get(
+        &fake,
+        &format!("/repos/{OWNER}/{REPO}/actions/runs/30433642"),
+        ACTIONS,
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_keys(
+        &v,
+        &[
+            "id",
+            "node_id",
+            "head_branch",
+            "head_sha",
+            "path",
+            "run_number",
+            "event",
+            "display_title",
+            "status",
+            "conclusion",
+            "workflow_id",
+            "url",
+            "html_url",
+            "pull_requests",
+            "created_at",
+            "updated_at",
+            "jobs_url",
+            "logs_url",
+            "check_suite_url",
+            "artifacts_url",
+            "cancel_url",
+            "rerun_url",
+            "workflow_url",
+            "head_commit",
+            "repository",
+            "head_repository",
+            "run_attempt",
+        ],
+        "workflow-run",
+    );
+    assert_eq!(v["status"], "completed");
+    assert_eq!(v["conclusion"], "cancelled");
+    assert_eq!(v["run_attempt"], 2);
+    assert_iso8601(v["created_at"].as_str().expect("created_at"));
+    let missing = get(
+        &fake,
+        &format!("/repos/{OWNER}/{REPO}/actions/runs/1"),
+        ACTIONS,
+    );
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn a_fault_after_applying_does_the_work_and_loses_the_answer() {
+    let fake = setup();
+    fake.inject(
+        "POST",
+        &format!("/repos/{OWNER}/{REPO}/deployments"),
+        vec![Fault::StatusAfterApplying(502)],
+    );
+    let body = json!({"ref": FakeGitHub::sha("x"), "environment": "pr-1", "required_contexts": []});
+    let r = deploy(&fake, body.clone());
+    assert_eq!(r.status, 502);
+    assert_eq!(fake.deployments(OWNER, REPO).len(), 1, "the work was done");
+    let r = deploy(&fake, body);
+    assert_eq!(r.status, 201);
+    assert_eq!(fake.deployments(OWNER, REPO).len(), 2);
 }

@@ -191,6 +191,9 @@ fn a_lock_left_by_a_killed_run_expires_and_is_taken_over() {
         run_url: None,
         acquired_at: past,
         expires_at: past.plus(Duration::from_secs(60)),
+        renewed_at: None,
+        run: None,
+        action: None,
     });
     let snap = Snapshot {
         record: Some(rec),

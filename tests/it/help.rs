@@ -60,6 +60,11 @@ fn help_of_state_rm() {
 }
 
 #[test]
+fn help_of_state_unlock() {
+    insta::assert_snapshot!(help(&["state", "unlock"]));
+}
+
+#[test]
 fn help_of_deploy() {
     insta::assert_snapshot!(help(&["deploy"]));
 }

@@ -368,24 +368,18 @@ fn writers_racing_for_one_stage_through_the_lease_lose_nothing() {
                 let holder = Holder {
                     id: format!("writer-{i}"),
                     run_url: None,
+                    run: None,
                 };
                 let opts = LeaseOptions {
                     ttl: Duration::from_secs(600),
                     wait: Duration::from_secs(120),
                     poll: Duration::from_millis(20),
                     max_conflicts: 200,
+                    ..LeaseOptions::default()
                 };
                 barrier.wait();
-                let held = lease::acquire(
-                    &store,
-                    &s,
-                    &holder,
-                    &opts,
-                    Some(RecordStatus::Deploying),
-                    &|| false,
-                    |_| {},
-                )
-                .expect("acquire");
+                let held = contract::take(&store, &s, &holder, &opts, RecordStatus::Deploying)
+                    .expect("acquire");
                 // Each holder adds its own file to what it found.
                 let mut snap = held.snapshot.clone();
                 snap.files

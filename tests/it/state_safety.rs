@@ -115,13 +115,21 @@ fn a_restore_that_breaks_half_way_never_shrinks_the_stored_state() {
     std::fs::create_dir_all(dir.path().join("app")).expect("app");
     let cancel = Cancel::manual();
     let actions = Actions::default();
+    let clock = alchemy_ci::time::SystemClock::default();
+    let runner = alchemy_ci::execute::ProcessRunner;
     let rt = Runtime {
         store: &store,
         holder: Holder {
             id: "test".into(),
             run_url: None,
+            run: None,
         },
         lease: LeaseOptions::default(),
+        clock: &clock,
+        stop_budget: std::time::Duration::from_secs(9),
+        runner: &runner,
+        recheck: None,
+        holder_gone: &|_| None,
         app_dir: dir.path().join("app"),
         flavor: Flavor::V1,
         timeout: std::time::Duration::from_secs(60),
@@ -134,7 +142,7 @@ fn a_restore_that_breaks_half_way_never_shrinks_the_stored_state() {
         forge: None,
         stdout_to_stderr: false,
     };
-    let report = execute::execute(&plan, &rt);
+    let report = execute::execute(&plan, &rt).expect("no bad input");
     assert_eq!(report.result, Outcome::Failure, "{report:?}");
 
     let after = store.inner.load(&stage).expect("load").snapshot;

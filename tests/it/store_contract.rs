@@ -9,9 +9,9 @@ use std::time::Duration;
 use alchemy_ci::record::{Record, RecordStatus};
 use alchemy_ci::stage::{Stage, StagePrefix};
 use alchemy_ci::state::dir::DirStore;
-use alchemy_ci::state::lease::{self, Holder, LeaseError, LeaseOptions};
-use alchemy_ci::state::{Snapshot, StateStore, StoreError, Version};
-use alchemy_ci::time::Timestamp;
+use alchemy_ci::state::lease::{self, Acquire, Acquired, Holder, Intent, LeaseError, LeaseOptions};
+use alchemy_ci::state::{Loaded, Snapshot, StateStore, StoreError, Version};
+use alchemy_ci::time::{SystemClock, Timestamp};
 
 pub fn stage(s: &str) -> Stage {
     Stage::parse(s, &StagePrefix::default()).expect("valid stage")
@@ -43,15 +43,48 @@ fn holder(id: &str) -> Holder {
     Holder {
         id: id.into(),
         run_url: Some(format!("https://github.com/o/r/actions/runs/{id}")),
+        run: None,
     }
 }
 
-fn quick(wait_ms: u64) -> LeaseOptions {
+pub fn quick(wait_ms: u64) -> LeaseOptions {
     LeaseOptions {
         ttl: Duration::from_secs(600),
         wait: Duration::from_millis(wait_ms),
         poll: Duration::from_millis(20),
         max_conflicts: 50,
+        ..LeaseOptions::default()
+    }
+}
+
+/// Takes the stage's lease for a deploy-like write with the real clock,
+/// creating the stage if need be; returns what the store holds then.
+pub fn take(
+    store: &dyn StateStore,
+    stage: &Stage,
+    holder: &Holder,
+    opts: &LeaseOptions,
+    status: RecordStatus,
+) -> Result<Loaded, LeaseError> {
+    let clock = SystemClock::default();
+    let acquire = Acquire {
+        store,
+        stage,
+        holder,
+        opts,
+        clock: &clock,
+        stop: &|| false,
+        gone: &|_| None,
+    };
+    let intent = Intent {
+        action: "deploy",
+        status: Some(status),
+        pr: None,
+        create: true,
+    };
+    match lease::acquire(&acquire, &intent)? {
+        Acquired::Held(h) => Ok(h.current.clone()),
+        Acquired::Absent => panic!("a creating lease found no stage"),
     }
 }
 
@@ -122,14 +155,12 @@ pub fn many_stages_at_once_lose_nothing(b: &dyn Backend) {
                 let name = format!("pr-{}", i + 1);
                 let s = stage(&name);
                 let h = holder(&format!("run-{i}"));
-                let held = lease::acquire(
+                let held = take(
                     store.as_ref(),
                     &s,
                     &h,
                     &quick(30_000),
-                    Some(RecordStatus::Deploying),
-                    &|| false,
-                    |_| {},
+                    RecordStatus::Deploying,
                 )
                 .expect("acquire");
                 let mut snap = snapshot(&name, &name);
@@ -171,32 +202,26 @@ pub fn many_stages_at_once_lose_nothing(b: &dyn Backend) {
 pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
     let s = stage("pr-3");
     let store = b.store();
-    let first = lease::acquire(
+    let first = take(
         store.as_ref(),
         &s,
         &holder("first"),
         &quick(0),
-        Some(RecordStatus::Deploying),
-        &|| false,
-        |_| {},
+        RecordStatus::Deploying,
     )
     .expect("first takes it");
     let other = b.store();
-    let second = lease::acquire(
+    let second = take(
         other.as_ref(),
         &s,
         &holder("second"),
         &quick(200),
-        Some(RecordStatus::Deploying),
-        &|| false,
-        |_| {},
+        RecordStatus::Deploying,
     );
     match second {
-        Err(LeaseError::Busy {
-            holder, run_url, ..
-        }) => {
-            assert_eq!(holder, "first");
-            assert!(run_url.is_some_and(|u| u.ends_with("/first")));
+        Err(LeaseError::Busy { lease, .. }) => {
+            assert_eq!(lease.holder, "first");
+            assert!(lease.run_url.is_some_and(|u| u.ends_with("/first")));
         }
         other => panic!("expected Busy, got {other:?}"),
     }
@@ -211,14 +236,12 @@ pub fn a_held_lock_makes_others_wait_then_fail_clearly(b: &dyn Backend) {
         5,
     )
     .expect("finish");
-    lease::acquire(
+    take(
         other.as_ref(),
         &s,
         &holder("second"),
         &quick(0),
-        Some(RecordStatus::Destroying),
-        &|| false,
-        |_| {},
+        RecordStatus::Destroying,
     )
     .expect("second takes it after release");
 }
@@ -230,26 +253,22 @@ pub fn an_expired_lock_is_taken_over_and_the_old_holder_cannot_write(b: &dyn Bac
         ttl: Duration::from_secs(0),
         ..quick(0)
     };
-    let dead = lease::acquire(
+    let dead = take(
         store.as_ref(),
         &s,
         &holder("killed-run"),
         &short,
-        Some(RecordStatus::Deploying),
-        &|| false,
-        |_| {},
+        RecordStatus::Deploying,
     )
     .expect("first takes it");
     std::thread::sleep(Duration::from_millis(1_100));
     let other = b.store();
-    let taken = lease::acquire(
+    let taken = take(
         other.as_ref(),
         &s,
         &holder("next-run"),
         &quick(0),
-        Some(RecordStatus::Deploying),
-        &|| false,
-        |_| {},
+        RecordStatus::Deploying,
     )
     .expect("expired lease is taken over");
     assert_eq!(
@@ -323,7 +342,10 @@ fn dir_corrupt_record_names_the_file() {
     d.store()
         .put(&s, &snapshot("pr-9", "x"), &Version::ABSENT, "put")
         .expect("put");
-    let record = d.0.path().join("stages/pr-9/v1/record.json");
+    let current = std::fs::read_to_string(d.0.path().join("stages/pr-9/current")).expect("current");
+    let record =
+        d.0.path()
+            .join(format!("stages/pr-9/v{}/record.json", current.trim()));
     std::fs::write(&record, "{not json").expect("corrupt");
     match d.store().load(&s) {
         Err(StoreError::Corrupt { location, .. }) => {

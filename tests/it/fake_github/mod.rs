@@ -29,6 +29,8 @@
 //! - `POST /repos/{owner}/{repo}/statuses/{sha}`,
 //!   `GET …/commits/{ref}/statuses` and `GET …/commits/{ref}/status`
 //! - `GET /repos/{owner}/{repo}/environments` (created by deployments)
+//! - `GET /repos/{owner}/{repo}/actions/runs/{run_id}` (runs made with
+//!   [`FakeGitHub::set_workflow_run`])
 //!
 //! Anything else is 404. Every response carries
 //! `content-type: application/json; charset=utf-8` and the `x-ratelimit-*`
@@ -253,6 +255,21 @@ pub enum Fault {
     Slow(Duration),
     /// 401 "Bad credentials", as for a revoked or expired token.
     Unauthorized,
+    /// Does the request (a POST creates what it creates), then answers with
+    /// this HTTP status instead: the answer lost after the work was done,
+    /// as a gateway timeout does.
+    StatusAfterApplying(u16),
+}
+
+/// A workflow run for [`FakeGitHub::set_workflow_run`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    /// `queued`, `in_progress`, `completed`, …
+    pub status: String,
+    /// `success`, `failure`, `cancelled`, … once `completed`.
+    pub conclusion: Option<String>,
+    pub run_attempt: u32,
 }
 
 struct Shared {
@@ -435,6 +452,15 @@ impl FakeGitHub {
             .unwrap_or_default()
     }
 
+    /// Creates or replaces workflow run `run.id` of `owner/repo`.
+    pub fn set_workflow_run(&self, owner: &str, repo: &str, run: WorkflowRun) {
+        self.shared
+            .lock()
+            .ensure_repo(owner, repo)
+            .runs
+            .insert(run.id, run);
+    }
+
     /// The deployments of `owner/repo`, oldest first, with their statuses.
     pub fn deployments(&self, owner: &str, repo: &str) -> Vec<Deployment> {
         let st = self.shared.lock();
@@ -545,18 +571,20 @@ fn handle(shared: &Shared, mut rq: tiny_http::Request) {
 
     let reply = {
         let mut st = shared.lock();
+        let req = routes::Req {
+            method: &method,
+            path,
+            query: Query::parse(raw_query),
+            body: &body,
+            auth: auth.as_deref(),
+        };
         let mut reply = match &fault {
-            Some(f) => routes::fault_reply(&mut st, f, auth.as_deref()),
-            None => {
-                let req = routes::Req {
-                    method: &method,
-                    path,
-                    query: Query::parse(raw_query),
-                    body: &body,
-                    auth: auth.as_deref(),
-                };
-                routes::dispatch(&mut st, &req)
+            Some(Fault::StatusAfterApplying(code)) => {
+                routes::dispatch(&mut st, &req);
+                routes::fault_reply(&mut st, &Fault::Status(*code), auth.as_deref())
             }
+            Some(f) => routes::fault_reply(&mut st, f, auth.as_deref()),
+            None => routes::dispatch(&mut st, &req),
         };
         let rate = routes::rate_headers(&mut st, auth.as_deref());
         for (k, v) in rate {

@@ -38,6 +38,7 @@ const DOC_LIST_STATUSES: &str =
     "https://docs.github.com/rest/deployments/statuses#list-deployment-statuses";
 const DOC_GET_STATUS: &str =
     "https://docs.github.com/rest/deployments/statuses#get-a-deployment-status";
+const DOC_GET_RUN: &str = "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run";
 const DOC_SECONDARY: &str = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
 const DOC_PRIMARY: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api";
 
@@ -187,7 +188,7 @@ pub fn fault_reply(st: &mut State, fault: &Fault, auth: Option<&str>) -> Reply {
         .header("retry-after", retry_after.to_string())
     };
     match fault {
-        Fault::Status(code) => {
+        Fault::Status(code) | Fault::StatusAfterApplying(code) => {
             let message = match code {
                 500 | 502 => "Server Error",
                 503 => "Service Unavailable",
@@ -359,6 +360,10 @@ fn repo_route(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, rest:
         ("GET", ["deployments", id, "statuses", sid]) => match (num(id), num(sid)) {
             (Some(id), Some(sid)) => get_status(st, key, id, sid),
             _ => not_found(DOC_GET_STATUS),
+        },
+        ("GET", ["actions", "runs", id]) => match num(id) {
+            Some(id) => get_run(st, key, id),
+            None => not_found(DOC_GET_RUN),
         },
         _ => commands::route(st, req, token, key, rest).unwrap_or_else(|| not_found(DOCS)),
     }
@@ -977,4 +982,16 @@ fn list_statuses(st: &mut State, req: &Req<'_>, key: &RepoKey, id: u64, rest: &[
 
 fn get_status(st: &mut State, key: &RepoKey, id: u64, sid: u64) -> Reply {
     status_reply(st, key, id, sid, 200, DOC_GET_STATUS)
+}
+
+// ---------------------------------------------------------------- workflow runs
+
+fn get_run(st: &mut State, key: &RepoKey, id: u64) -> Reply {
+    let Some(repo) = st.repos.get(key) else {
+        return not_found(DOC_GET_RUN);
+    };
+    match repo.runs.get(&id) {
+        Some(run) => Reply::json(200, shapes::workflow_run(st, repo, run)),
+        None => not_found(DOC_GET_RUN),
+    }
 }

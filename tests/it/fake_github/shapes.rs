@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::state::{
     Pull, Repo, State, User, ACTIONS_BOT_AVATAR, ACTIONS_BOT_ID, ACTIONS_BOT_NODE_ID,
 };
-use super::{Comment, Deployment, DeploymentStatus, PullState};
+use super::{Comment, Deployment, DeploymentStatus, PullState, WorkflowRun};
 
 const WEB: &str = "https://github.com";
 
@@ -513,4 +513,79 @@ pub fn deployment_status(st: &State, repo: &Repo, d: &Deployment, s: &Deployment
         "repository_url": api,
         "performed_via_github_app": via_app(st, &s.creator),
     })
+}
+
+/// `workflow-run`: required id, node_id, head_branch, head_sha, path,
+/// run_number, event, display_title, status, conclusion, workflow_id,
+/// url, html_url, pull_requests, created_at, updated_at, jobs_url,
+/// logs_url, check_suite_url, artifacts_url, cancel_url, rerun_url,
+/// workflow_url, head_commit, repository, head_repository.
+pub fn workflow_run(st: &State, repo: &Repo, run: &WorkflowRun) -> Value {
+    let api = format!("{}/repos/{}/{}", st.base, repo.owner, repo.name);
+    let url = format!("{api}/actions/runs/{}", run.id);
+    let sha = super::state::fake_sha(&format!("run {}", run.id));
+    let workflow_id = 161_335;
+    obj(vec![
+        ("id", json!(run.id)),
+        ("name", json!("Preview")),
+        ("node_id", json!(node_id("WFR", run.id))),
+        ("check_suite_id", json!(run.id + 1_000)),
+        ("check_suite_node_id", json!(node_id("CS", run.id + 1_000))),
+        ("head_branch", json!("main")),
+        ("head_sha", json!(sha)),
+        ("path", json!(".github/workflows/preview.yml")),
+        ("run_number", json!(run.id % 10_000)),
+        ("event", json!("pull_request")),
+        ("display_title", json!("Preview")),
+        ("status", json!(run.status)),
+        ("conclusion", json!(run.conclusion)),
+        ("workflow_id", json!(workflow_id)),
+        ("url", json!(url)),
+        (
+            "html_url",
+            json!(format!(
+                "{WEB}/{}/{}/actions/runs/{}",
+                repo.owner, repo.name, run.id
+            )),
+        ),
+        ("pull_requests", json!([])),
+        ("created_at", json!(repo.created_at)),
+        ("updated_at", json!(repo.created_at)),
+        ("run_attempt", json!(run.run_attempt)),
+        ("run_started_at", json!(repo.created_at)),
+        ("jobs_url", json!(format!("{url}/jobs"))),
+        ("logs_url", json!(format!("{url}/logs"))),
+        (
+            "check_suite_url",
+            json!(format!("{api}/check-suites/{}", run.id + 1_000)),
+        ),
+        ("artifacts_url", json!(format!("{url}/artifacts"))),
+        ("cancel_url", json!(format!("{url}/cancel"))),
+        ("rerun_url", json!(format!("{url}/rerun"))),
+        (
+            "previous_attempt_url",
+            if run.run_attempt > 1 {
+                json!(format!("{url}/attempts/{}", run.run_attempt - 1))
+            } else {
+                Value::Null
+            },
+        ),
+        (
+            "workflow_url",
+            json!(format!("{api}/actions/workflows/{workflow_id}")),
+        ),
+        (
+            "head_commit",
+            json!({
+                "id": sha,
+                "tree_id": super::state::fake_sha(&format!("tree {}", run.id)),
+                "message": "Update",
+                "timestamp": repo.created_at,
+                "author": {"name": "Octocat", "email": "octocat@github.com"},
+                "committer": {"name": "GitHub", "email": "noreply@github.com"},
+            }),
+        ),
+        ("repository", repository(st, repo)),
+        ("head_repository", repository(st, repo)),
+    ])
 }

@@ -8,7 +8,9 @@ use serde_json::Value;
 
 use super::commands_state::CommandsState;
 use super::util::now_iso;
-use super::{Comment, Deployment, Fault, LoggedRequest, PullSpec, TokenKind, ACTIONS_BOT};
+use super::{
+    Comment, Deployment, Fault, LoggedRequest, PullSpec, TokenKind, WorkflowRun, ACTIONS_BOT,
+};
 
 /// Real id, node id and avatar of `github-actions[bot]`, so that clients
 /// which recognise the bot by id see what they would on github.com.
@@ -57,6 +59,8 @@ pub struct Repo {
     pub deployments: Vec<Deployment>,
     /// Branch name -> commit SHA, for resolving a deployment's `ref`.
     pub refs: BTreeMap<String, String>,
+    /// Workflow runs by id.
+    pub runs: BTreeMap<u64, WorkflowRun>,
 }
 
 impl Repo {
@@ -204,6 +208,7 @@ impl State {
                 comments: Vec::new(),
                 deployments: Vec::new(),
                 refs,
+                runs: BTreeMap::new(),
             }
         })
     }
