@@ -129,7 +129,10 @@ pub fn upward_imports(src: &Path) -> Vec<String> {
             continue;
         }
         let Some(own) = layer_of(&module) else {
-            found.push(format!("{}: module `{module}` is in no layer", rel.display()));
+            found.push(format!(
+                "{}: module `{module}` is in no layer",
+                rel.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(&file).unwrap_or_default();
@@ -167,7 +170,11 @@ fn collect_rs(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn no_module_imports_from_a_layer_above_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let found = upward_imports(&src);
-    assert!(found.is_empty(), "imports against the layers:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "imports against the layers:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The check itself finds what it is for: the two imports that once tied
@@ -187,6 +194,10 @@ fn the_layer_check_finds_an_upward_import() {
     std::fs::write(src.join("env.rs"), "// nothing\n").expect("w");
     let found = upward_imports(src);
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.iter().any(|f| f.contains("`actions` (core) uses `commands`")));
-    assert!(found.iter().any(|f| f.contains("`commands` (commands) uses `cli`")));
+    assert!(found
+        .iter()
+        .any(|f| f.contains("`actions` (core) uses `commands`")));
+    assert!(found
+        .iter()
+        .any(|f| f.contains("`commands` (commands) uses `cli`")));
 }

@@ -19,7 +19,10 @@ fn document(out: &crate::support::Output) -> Value {
 #[test]
 fn deploy_read_and_destroy_with_json_print_only_json_on_stdout() {
     let app = App::new();
-    let actions = [("GITHUB_ACTIONS", "true"), ("SECRET_VALUE", "hunter2-secret")];
+    let actions = [
+        ("GITHUB_ACTIONS", "true"),
+        ("SECRET_VALUE", "hunter2-secret"),
+    ];
     let flags = ["--json", "--mask-env", "SECRET_VALUE"];
 
     let deployed = app.command(&["deploy", "--stage", "pr-9"], &flags, &actions);
@@ -28,16 +31,32 @@ fn deploy_read_and_destroy_with_json_print_only_json_on_stdout() {
     assert_eq!(report["stage"], "pr-9", "{}", deployed.context());
     assert_eq!(report["result"], "success", "{}", deployed.context());
     assert_eq!(report["urls"][0]["url"], "https://pr-9.web.example.test/");
-    assert!(deployed.stderr.contains("Alchemy"), "{}", deployed.context());
-    assert!(deployed.stderr.contains("::add-mask::"), "{}", deployed.context());
+    assert!(
+        deployed.stderr.contains("Alchemy"),
+        "{}",
+        deployed.context()
+    );
+    assert!(
+        deployed.stderr.contains("::add-mask::"),
+        "{}",
+        deployed.context()
+    );
 
     let read = app.command(&["read", "--stage", "pr-9"], &["--json"], &[]);
     read.ok();
-    assert_eq!(document(&read)["urls"][0]["url"], "https://pr-9.web.example.test/");
+    assert_eq!(
+        document(&read)["urls"][0]["url"],
+        "https://pr-9.web.example.test/"
+    );
 
     let status = app.command(&["status"], &["--json", "--refresh"], &actions);
     status.ok();
-    assert_eq!(document(&status)[0]["stage"], "pr-9", "{}", status.context());
+    assert_eq!(
+        document(&status)[0]["stage"],
+        "pr-9",
+        "{}",
+        status.context()
+    );
 
     let destroyed = app.command(&["destroy", "--stage", "pr-9"], &["--json"], &actions);
     destroyed.ok();
