@@ -7,7 +7,7 @@
 //! still changing resources.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal as _, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -328,12 +328,18 @@ fn exit_ending(status: std::io::Result<ExitStatus>) -> Ending {
     }
 }
 
-/// Copies one output stream to ours line by line, keeping a tail.
+/// Copies one output stream to ours line by line, keeping a tail. Alchemy
+/// forces colour on; its escapes are kept only for a terminal.
 fn pump<R: Read + Send + 'static>(
     src: R,
     to_stderr: bool,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) -> std::thread::JoinHandle<()> {
+    let colour = crate::env::colour(if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    });
     std::thread::spawn(move || {
         let mut reader = BufReader::new(src);
         let mut line = Vec::new();
@@ -342,15 +348,16 @@ fn pump<R: Read + Send + 'static>(
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
+                    let text = strip_ansi(&String::from_utf8_lossy(&line));
+                    let shown = if colour { &line[..] } else { text.as_bytes() };
                     if to_stderr {
                         let mut e = std::io::stderr().lock();
-                        let _ = e.write_all(&line);
+                        let _ = e.write_all(shown);
                     } else {
                         let mut o = std::io::stdout().lock();
-                        let _ = o.write_all(&line);
+                        let _ = o.write_all(shown);
                         let _ = o.flush();
                     }
-                    let text = strip_ansi(&String::from_utf8_lossy(&line));
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
                             t.pop_front();

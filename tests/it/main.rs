@@ -25,6 +25,7 @@ mod leases;
 mod lifecycle;
 mod lifecycle_model;
 mod lint_gates;
+mod messages;
 mod s3_server;
 mod s3_store;
 mod snapshots;
