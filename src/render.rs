@@ -262,6 +262,18 @@ pub fn term_clipped(s: &str, max: usize) -> String {
 /// Unicode format characters (bidi overrides) would otherwise reach the
 /// terminal raw. Outside strings JSON is ASCII, so this changes nothing
 /// but string contents, and the result parses to the same value.
+/// How long something took, as a person says it: `3.2 s`, `41 s`,
+/// `2 min 5 s`, `1 h 2 min`.
+pub fn took(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..=9 => format!("{:.1} s", d.as_secs_f64()),
+        10..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     if !text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n') {
@@ -287,6 +299,15 @@ const SHOWN_CHARS: usize = 300;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        use std::time::Duration;
+        assert_eq!(took(Duration::from_millis(3240)), "3.2 s");
+        assert_eq!(took(Duration::from_secs(41)), "41 s");
+        assert_eq!(took(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(took(Duration::from_secs(3720)), "1 h 2 min");
+    }
 
     #[test]
     fn quoting_is_for_pasting() {

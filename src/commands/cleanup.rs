@@ -327,7 +327,15 @@ fn destroy_one(
         Ok(cleanup::recheck(sweep, config, &facts, c, replaced, &now))
     };
     session.preflight(&plan)?;
-    session.execute_with(&plan, dir.to_path_buf(), Some(&recheck))
+    let started = std::time::Instant::now();
+    let report = session.execute_with(&plan, dir.to_path_buf(), Some(&recheck));
+    // One line per stage as it ends: a sweep of many stages shows progress.
+    let line = match &report {
+        Ok(r) => super::run::result_line(r, started.elapsed()),
+        Err(e) => format!("✘ {}: {}", c.stage, crate::render::term(&e.to_string())),
+    };
+    say(&format!("{line}\n"));
+    report
 }
 
 /// A folder that looks like the app (every entry linked) but has its own

@@ -78,6 +78,7 @@ pub fn carry_out(
     }
     session.say(&render::plan(&plan));
 
+    let started = std::time::Instant::now();
     let report = match plan.action {
         Action::Deploy | Action::Destroy | Action::Read => {
             let recheck = session.decide_again(event, plan.pr);
@@ -87,7 +88,7 @@ pub fn carry_out(
         Action::Cleanup => return cleanup::sweep(session, &plan, &SweepOptions::default()),
         Action::Status => return status::show(session, false),
     };
-    session.say(&summary(&report));
+    session.say(&summary(&report, started.elapsed()));
     if session.json {
         say(&format!("{}\n", render::json(&report)));
     }
@@ -196,14 +197,22 @@ fn comment_text(s: &str) -> String {
     crate::github::markdown::text(s)
 }
 
-pub fn summary(r: &Report) -> String {
-    let mut out = String::from("\n");
-    let mark = match r.result {
-        Outcome::Success => "✔",
-        Outcome::Failure => "✘",
-        Outcome::Skipped => "–",
-    };
-    out.push_str(&format!("{mark} {}\n", render::term(&r.message)));
+/// The one line that says how a stage's run ended and how long it took:
+/// `✔ deployed pr-9 in 41 s`.
+pub fn result_line(r: &Report, took: std::time::Duration) -> String {
+    let message = render::term(&r.message);
+    let took = render::took(took);
+    match r.result {
+        Outcome::Success => format!("✔ {message} in {took}"),
+        Outcome::Failure => format!("✘ {message} (after {took})"),
+        Outcome::Skipped => format!("– {message}"),
+    }
+}
+
+/// What a person reads after a run: the result line, then its notes, URLs
+/// and whatever was left behind.
+pub fn summary(r: &Report, took: std::time::Duration) -> String {
+    let mut out = format!("\n{}\n", result_line(r, took));
     for n in &r.notes {
         out.push_str(&format!("  note: {}\n", render::term(n)));
     }

@@ -58,13 +58,22 @@ fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandErro
             tombstone: false,
         });
         let plan = crate::plan::decide(&event, &session.config, &facts)?;
-        let ok = session
+        session.say(&format!("\n→ READ stage {stage}\n"));
+        let started = std::time::Instant::now();
+        let report = session
             .preflight(&plan)
-            .and_then(|()| session.execute(&plan, session.app_dir.clone()))
-            .is_ok_and(|r| r.result == crate::execute::Outcome::Success);
-        if !ok {
+            .and_then(|()| session.execute(&plan, session.app_dir.clone()));
+        // One line per stage as it ends, so a long refresh shows progress.
+        let line = match &report {
+            Ok(r) => super::run::result_line(r, started.elapsed()),
+            Err(e) => format!(
+                "✘ could not read stage {stage}: {}",
+                crate::render::term(&e.to_string())
+            ),
+        };
+        session.say(&format!("{line}\n"));
+        if !report.is_ok_and(|r| r.result == crate::execute::Outcome::Success) {
             failed += 1;
-            session.say(&format!("could not read stage {stage}\n"));
         }
     }
     Ok(failed)

@@ -2,7 +2,7 @@
 //! error and a warning, and no colour escapes where there is no terminal.
 
 use crate::alchemy_e2e::App;
-use crate::fake_github::{FakeGitHub, Fault, TokenKind, ACTIONS_BOT};
+use crate::fake_github::{FakeGitHub, Fault, PullState, TokenKind, ACTIONS_BOT};
 use crate::support::Dir;
 
 const OWNER: &str = "Codertocat";
@@ -71,4 +71,75 @@ fn no_colour_escapes_without_a_terminal() {
             out.context()
         );
     }
+}
+
+/// The line that ends with `in <n> s` or `in <n> min <n> s`, if any.
+fn timed_line<'a>(text: &'a str, start: &str) -> Option<&'a str> {
+    text.lines().find(|l| {
+        l.starts_with(start)
+            && l.rsplit_once(" in ").is_some_and(|(_, t)| {
+                let t = t.trim_end_matches(" s");
+                t.split(" min ").all(|n| n.parse::<f64>().is_ok())
+            })
+    })
+}
+
+/// Scenario: long work said nothing until it was over. A hand deploy's
+/// result line says how long it took; `status --refresh` and the sweep
+/// print one line per stage as each starts and ends.
+#[test]
+fn progress_lines_name_each_stage_and_how_long_it_took() {
+    let app = App::new();
+    let deployed = app.command(&["deploy", "--stage", "pr-5"], &[], &[]);
+    deployed.ok();
+    assert!(
+        timed_line(&deployed.stdout, "✔ deployed pr-5 in ").is_some(),
+        "{}",
+        deployed.context()
+    );
+
+    let refreshed = app.command(&["status", "--refresh"], &[], &[]);
+    refreshed.ok();
+    assert!(
+        refreshed.stdout.contains("→ READ stage pr-5"),
+        "{}",
+        refreshed.context()
+    );
+    assert!(
+        timed_line(&refreshed.stdout, "✔ read pr-5 in ").is_some(),
+        "{}",
+        refreshed.context()
+    );
+
+    let fake = FakeGitHub::start();
+    fake.add_token(TOKEN, ACTIONS_BOT, TokenKind::Installation);
+    fake.add_repo(OWNER, REPO);
+    fake.set_pull(
+        OWNER,
+        REPO,
+        5,
+        PullState::Closed,
+        &FakeGitHub::sha("closed-5"),
+    );
+    let repo = format!("{OWNER}/{REPO}");
+    let swept = app.command(
+        &["cleanup"],
+        &[],
+        &[
+            ("GITHUB_API_URL", fake.url()),
+            ("GITHUB_REPOSITORY", &repo),
+            ("INPUT_GITHUB-TOKEN", TOKEN),
+        ],
+    );
+    swept.ok();
+    assert!(
+        swept.stdout.contains("→ DESTROY stage pr-5"),
+        "{}",
+        swept.context()
+    );
+    assert!(
+        timed_line(&swept.stdout, "✔ destroyed pr-5 ").is_some(),
+        "{}",
+        swept.context()
+    );
 }
