@@ -83,26 +83,7 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
     let records = session.store.records()?;
     let now = Timestamp::now();
     if as_json {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|(stage, r)| match r {
-                Ok(Some(r)) => json!({
-                    "stage": stage,
-                    "pr": r.pr,
-                    "status": r.status,
-                    "head_sha": r.head_sha,
-                    "updated_at": r.updated_at,
-                    "age_seconds": now.since(r.updated_at).as_secs(),
-                    "urls": r.urls,
-                    "locked_by": r.lock.as_ref().map(|l| &l.holder),
-                    "error": r.error,
-                }),
-                Ok(None) => {
-                    json!({ "stage": stage, "status": null, "error": "state without a record" })
-                }
-                Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
-            })
-            .collect();
+        let rows: Vec<_> = records.iter().map(|(s, r)| json_row(s, r, now)).collect();
         say(&format!("{}\n", crate::render::json(&rows)));
         return Ok(0);
     }
@@ -117,43 +98,62 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
         "STAGE", "PR", "STATUS", "COMMIT", "UPDATED"
     );
     for (stage, r) in &records {
-        match r {
-            Ok(Some(r)) => {
-                let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
-                let sha = r
-                    .head_sha
-                    .as_ref()
-                    .map(|s| s.short().to_owned())
-                    .unwrap_or_default();
-                let url = r.urls.first().map(|u| term(&u.url)).unwrap_or_default();
-                let locked = r
-                    .lock
-                    .as_ref()
-                    .map(|l| format!("  (locked by {})", term(&l.holder)))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}",
-                    stage.as_str(),
-                    r.status.as_str(),
-                    age(now.since(r.updated_at).as_secs())
-                );
-            }
-            Ok(None) => {
-                let _ = writeln!(out, "  {:<24} state without a record", stage.as_str());
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "  {:<24} unreadable: {}",
-                    stage.as_str(),
-                    term(&e.to_string())
-                );
-            }
-        }
+        out.push_str(&table_row(stage, r, now));
     }
     say(&out);
     Ok(0)
+}
+
+type Row = Result<Option<crate::record::Record>, crate::state::StoreError>;
+
+fn json_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> serde_json::Value {
+    match r {
+        Ok(Some(r)) => json!({
+            "stage": stage,
+            "pr": r.pr,
+            "status": r.status,
+            "head_sha": r.head_sha,
+            "updated_at": r.updated_at,
+            "age_seconds": now.since(r.updated_at).as_secs(),
+            "urls": r.urls,
+            "locked_by": r.lock.as_ref().map(|l| &l.holder),
+            "error": r.error,
+        }),
+        Ok(None) => json!({ "stage": stage, "status": null, "error": "state without a record" }),
+        Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
+    }
+}
+
+fn table_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> String {
+    let r = match r {
+        Ok(Some(r)) => r,
+        Ok(None) => return format!("  {:<24} state without a record\n", stage.as_str()),
+        Err(e) => {
+            return format!(
+                "  {:<24} unreadable: {}\n",
+                stage.as_str(),
+                term(&e.to_string())
+            )
+        }
+    };
+    let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
+    let sha = r
+        .head_sha
+        .as_ref()
+        .map(|s| s.short().to_owned())
+        .unwrap_or_default();
+    let url = r.urls.first().map(|u| term(&u.url)).unwrap_or_default();
+    let locked = r
+        .lock
+        .as_ref()
+        .map(|l| format!("  (locked by {})", term(&l.holder)))
+        .unwrap_or_default();
+    format!(
+        "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}\n",
+        stage.as_str(),
+        r.status.as_str(),
+        age(now.since(r.updated_at).as_secs())
+    )
 }
 
 fn age(secs: u64) -> String {

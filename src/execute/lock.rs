@@ -20,37 +20,9 @@ pub(super) enum Locked {
 
 impl StageRun<'_, '_> {
     pub(super) fn lock(&mut self) -> Result<Locked, PlanError> {
-        let intent = Intent {
-            action: self.plan.action.as_str(),
-            status: match self.plan.action {
-                Action::Deploy => Some(RecordStatus::Deploying),
-                Action::Destroy => Some(RecordStatus::Destroying),
-                _ => None,
-            },
-            pr: self.plan.pr,
-            // Only a deploy makes a stage; a destroy or read of a stage the
-            // store does not hold writes nothing.
-            create: self.plan.action == Action::Deploy,
-        };
-        let cancel = self.cancel.clone();
-        let stop = move || cancel.received().is_some();
-        let acquire = Acquire {
-            store: self.rt.store,
-            stage: &self.stage,
-            holder: &self.rt.holder,
-            opts: &self.rt.lease,
-            clock: self.rt.clock,
-            stop: &stop,
-            gone: self.rt.holder_gone,
-        };
-        let held = match lease::acquire(&acquire, &intent) {
-            Ok(Acquired::Held(h)) => Some(*h),
-            Ok(Acquired::Absent) => None,
-            Err(e) => {
-                let doing = format!("could not lock stage {}", self.stage);
-                let e = StepError::from_lease(e, &doing, &self.rt.store.describe());
-                return Ok(Locked::Failed(e));
-            }
+        let held = match self.take_lease() {
+            Ok(held) => held,
+            Err(e) => return Ok(Locked::Failed(e)),
         };
         let replaced = held
             .as_ref()
@@ -94,6 +66,43 @@ impl StageRun<'_, '_> {
         self.held = Some(held.current.clone());
         self.keep(held.current);
         Ok(Locked::Proceed)
+    }
+
+    /// Takes the stage's lease, waiting for another holder as long as the
+    /// options allow; `None` when the stage does not exist and this run
+    /// would not create it.
+    fn take_lease(&self) -> Result<Option<Held>, StepError> {
+        let intent = Intent {
+            action: self.plan.action.as_str(),
+            status: match self.plan.action {
+                Action::Deploy => Some(RecordStatus::Deploying),
+                Action::Destroy => Some(RecordStatus::Destroying),
+                _ => None,
+            },
+            pr: self.plan.pr,
+            // Only a deploy makes a stage; a destroy or read of a stage the
+            // store does not hold writes nothing.
+            create: self.plan.action == Action::Deploy,
+        };
+        let cancel = self.cancel.clone();
+        let stop = move || cancel.received().is_some();
+        let acquire = Acquire {
+            store: self.rt.store,
+            stage: &self.stage,
+            holder: &self.rt.holder,
+            opts: &self.rt.lease,
+            clock: self.rt.clock,
+            stop: &stop,
+            gone: self.rt.holder_gone,
+        };
+        match lease::acquire(&acquire, &intent) {
+            Ok(Acquired::Held(h)) => Ok(Some(*h)),
+            Ok(Acquired::Absent) => Ok(None),
+            Err(e) => {
+                let doing = format!("could not lock stage {}", self.stage);
+                Err(StepError::from_lease(e, &doing, &self.rt.store.describe()))
+            }
+        }
     }
 
     /// Says so when the decision made under the lock is not the one made
