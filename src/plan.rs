@@ -319,14 +319,12 @@ impl Decider<'_> {
                     None | Some("") => {
                         return Ok(Intent::Skip(
                             None,
-                            "workflow_dispatch without a command: set the command (and stage) inputs to deploy, destroy, cleanup or status".into(),
+                            "workflow_dispatch without a command: set the command (and stage) inputs to deploy, destroy, read, cleanup or status".into(),
                         ))
                     }
                     Some(c) => Command::parse(c).ok_or_else(|| PlanError::DispatchInput {
                         input: "command",
-                        message: format!(
-                            "expected one of auto, deploy, destroy, cleanup, status; got {c:?}"
-                        ),
+                        message: Command::expected(c),
                     })?,
                 };
                 let stage = match dispatch.inputs.get("stage").map(|s| s.trim()) {
