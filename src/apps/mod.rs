@@ -5,5 +5,7 @@
 //! order and scheduling, what changed, the per-PR comment, and the state
 //! keys of an app's stage. docs/monorepo.md describes it for users.
 
+pub mod affected;
 pub mod glob;
+pub mod order;
 pub mod spec;
