@@ -6,6 +6,7 @@
 //! keys of an app's stage. docs/monorepo.md describes it for users.
 
 pub mod affected;
+pub mod changes;
 pub mod glob;
 pub mod order;
 pub mod spec;
