@@ -8,5 +8,6 @@
 pub mod affected;
 pub mod changes;
 pub mod glob;
+pub mod key;
 pub mod order;
 pub mod spec;
