@@ -7,6 +7,7 @@
 
 pub mod affected;
 pub mod changes;
+pub mod comment;
 pub mod glob;
 pub mod key;
 pub mod order;
