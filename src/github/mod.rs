@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod comment;
+pub mod files;
 pub mod forge;
 pub mod markdown;
 pub mod names;

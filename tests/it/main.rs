@@ -5,6 +5,7 @@ mod support;
 
 mod action_contract;
 mod alchemy_e2e;
+mod apps;
 mod bad_input;
 mod cleanup;
 mod decide;

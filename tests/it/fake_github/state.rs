@@ -56,6 +56,8 @@ pub struct Repo {
     pub deployments: Vec<Deployment>,
     /// Branch name -> commit SHA, for resolving a deployment's `ref`.
     pub refs: BTreeMap<String, String>,
+    /// Pull request number -> the files it changes.
+    pub pull_files: BTreeMap<u64, Vec<super::PullFile>>,
 }
 
 impl Repo {
@@ -200,6 +202,7 @@ impl State {
                 comments: Vec::new(),
                 deployments: Vec::new(),
                 refs,
+                pull_files: BTreeMap::new(),
             }
         })
     }
