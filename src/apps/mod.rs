@@ -8,6 +8,7 @@
 pub mod affected;
 pub mod changes;
 pub mod comment;
+pub mod git_diff;
 pub mod glob;
 pub mod key;
 pub mod order;
