@@ -95,6 +95,9 @@ pub struct Glob {
     prefix: String,
     /// The tokens after `prefix`.
     rest: Vec<Tok>,
+    /// The literal characters every match ends with, when `rest` has a
+    /// wildcard before them (`.md` of `**/*.md`).
+    suffix: String,
 }
 
 impl Glob {
@@ -109,10 +112,28 @@ impl Glob {
                 _ => None,
             })
             .collect();
+        let rest = toks[literal..].to_vec();
+        let suffix_len = rest
+            .iter()
+            .rev()
+            .take_while(|t| matches!(t, Tok::Lit(_)))
+            .count();
+        let suffix = if suffix_len == rest.len() {
+            String::new()
+        } else {
+            rest[rest.len() - suffix_len..]
+                .iter()
+                .filter_map(|t| match t {
+                    Tok::Lit(c) => Some(*c),
+                    _ => None,
+                })
+                .collect()
+        };
         Ok(Self {
             text: pattern.to_owned(),
             prefix,
-            rest: toks[literal..].to_vec(),
+            rest,
+            suffix,
         })
     }
 
@@ -128,6 +149,8 @@ impl Glob {
         match self.rest.as_slice() {
             [] => tail.is_empty(),
             [Tok::Globstar] => true,
+            _ if !tail.ends_with(self.suffix.as_str()) => false,
+            toks if 2 * toks.len() < 64 => run_bits(toks, tail),
             toks => run(toks, tail),
         }
     }
@@ -271,6 +294,56 @@ fn run(toks: &[Tok], path: &str) -> bool {
         std::mem::swap(&mut now, &mut next);
     }
     now[n]
+}
+
+/// [`run`] with the states as bits of one word, for patterns of up to 31
+/// tokens (nearly all): no allocation, a few instructions per token.
+fn run_bits(toks: &[Tok], path: &str) -> bool {
+    let n = toks.len();
+    let inside = |i: usize| 1u64 << (n + 1 + i);
+    let close = |mut s: u64| {
+        for (i, tok) in toks.iter().enumerate() {
+            if s & (1 << i) != 0 && matches!(tok, Tok::Star | Tok::Globstar | Tok::Dirs) {
+                s |= 1 << (i + 1);
+            }
+        }
+        s
+    };
+    let mut now = close(1);
+    for c in path.chars() {
+        let mut next = 0u64;
+        for (i, tok) in toks.iter().enumerate() {
+            if now & (1 << i) != 0 {
+                match tok {
+                    Tok::Star if c != '/' => next |= 1 << i,
+                    Tok::Star => {}
+                    Tok::Globstar => next |= 1 << i,
+                    Tok::Dirs => {
+                        next |= inside(i);
+                        if c == '/' {
+                            next |= 1 << (i + 1);
+                        }
+                    }
+                    t => {
+                        if t.takes_one(c) {
+                            next |= 1 << (i + 1);
+                        }
+                    }
+                }
+            }
+            if now & inside(i) != 0 {
+                next |= inside(i);
+                if c == '/' {
+                    next |= 1 << (i + 1);
+                }
+            }
+        }
+        now = close(next);
+        if now == 0 {
+            return false;
+        }
+    }
+    now & (1 << n) != 0
 }
 
 /// Adds the states reachable without consuming a character: past every
@@ -574,6 +647,20 @@ mod tests {
             let toks = tokenize(&pattern).expect("checked");
             let chars: Vec<char> = path.chars().collect();
             prop_assert_eq!(g.is_match(&path), reference(&toks, &chars), "{} vs {}", pattern, path);
+        }
+
+        #[test]
+        fn long_patterns_agree_with_the_reference(
+            pattern in "[ab/*?]{30,40}",
+            path in "[ab/]{0,12}",
+        ) {
+            prop_assume!(Glob::new(&pattern).is_ok());
+            let toks = tokenize(&pattern).expect("checked");
+            let chars: Vec<char> = path.chars().collect();
+            prop_assert_eq!(run(&toks, &path), reference(&toks, &chars));
+            if 2 * toks.len() < 64 {
+                prop_assert_eq!(run_bits(&toks, &path), reference(&toks, &chars));
+            }
         }
 
         #[test]
