@@ -80,28 +80,7 @@ pub fn changed_files(
     ];
     let shown_dir = dir.display().to_string();
     let command = format!("git {}", args.join(" "));
-    // A checkout owned by another user (a container action runs as root
-    // over the runner's workspace) is "dubious" to git; this one folder,
-    // given by the caller, is the checkout the run works on anyway.
-    let safe = format!(
-        "safe.directory={}",
-        std::fs::canonicalize(dir)
-            .unwrap_or_else(|_| PathBuf::from(dir))
-            .display()
-    );
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .args(["-c", &safe])
-        .args(args)
-        .stdin(Stdio::null())
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C");
-    for var in SCRUBBED_ENV {
-        cmd.env_remove(var);
-    }
-    let out = cmd.output().map_err(|e| GitDiffError::NoGit {
+    let out = git(dir, &args).output().map_err(|e| GitDiffError::NoGit {
         command: command.clone(),
         dir: shown_dir.clone(),
         message: e.to_string(),
@@ -146,6 +125,34 @@ pub fn changed_files(
         status: out.status.to_string(),
         stderr,
     })
+}
+
+/// `git -C <dir> <args>` with a null stdin, no prompts, no optional
+/// locks, C messages (classified above by their words), and none of the
+/// variables that would point git at another repository.
+fn git(dir: &Path, args: &[&str]) -> Command {
+    // A checkout owned by another user (a container action runs as root
+    // over the runner's workspace) is "dubious" to git; this one folder,
+    // given by the caller, is the checkout the run works on anyway.
+    let safe = format!(
+        "safe.directory={}",
+        std::fs::canonicalize(dir)
+            .unwrap_or_else(|_| PathBuf::from(dir))
+            .display()
+    );
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .args(["-c", &safe])
+        .args(args)
+        .stdin(Stdio::null())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("LC_ALL", "C");
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd
 }
 
 #[cfg(test)]

@@ -398,21 +398,29 @@ impl<'a> IntoIterator for &'a Apps {
     }
 }
 
-fn parse_app(position: usize, item: &Value) -> Result<App, SpecError> {
-    let Value::Mapping(map) = item else {
-        return Err(SpecError::NotAMapping(AppRef::Position(position)));
-    };
-    let mut fields: BTreeMap<&'static str, &Value> = BTreeMap::new();
+/// An app's keys by name, and the first unknown key, if any.
+type Fields<'a> = (BTreeMap<&'static str, &'a Value>, Option<String>);
+
+fn fields(map: &serde_norway::Mapping) -> Fields<'_> {
+    let mut fields = BTreeMap::new();
     let mut unknown = None;
     for (k, v) in map {
         let key = scalar(k).unwrap_or_else(|| format!("{k:?}"));
         match APP_KEYS.iter().find(|known| **known == key) {
             Some(known) => {
-                fields.insert(known, v);
+                fields.insert(*known, v);
             }
             None => unknown = unknown.or(Some(key)),
         }
     }
+    (fields, unknown)
+}
+
+fn parse_app(position: usize, item: &Value) -> Result<App, SpecError> {
+    let Value::Mapping(map) = item else {
+        return Err(SpecError::NotAMapping(AppRef::Position(position)));
+    };
+    let (fields, unknown) = fields(map);
     let name = match fields.get("name") {
         None | Some(Value::Null) => return Err(SpecError::NoName(AppRef::Position(position))),
         Some(v) => scalar(v)
