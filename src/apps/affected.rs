@@ -104,8 +104,21 @@ impl Verdict {
 /// the reader must be told about how it was reached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Affected {
+    /// As JSON, one object per app: `{"app": "api", "verdict": "deploy",
+    /// "because": {…}}`.
+    #[serde(serialize_with = "app_objects")]
     pub apps: Vec<(AppName, Verdict)>,
     pub notes: Vec<String>,
+}
+
+fn app_objects<S: serde::Serializer>(apps: &[(AppName, Verdict)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Row<'a> {
+        app: &'a AppName,
+        #[serde(flatten)]
+        verdict: &'a Verdict,
+    }
+    s.collect_seq(apps.iter().map(|(app, verdict)| Row { app, verdict }))
 }
 
 impl Affected {
@@ -507,6 +520,28 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "there is no app named \"nope\" to deploy (apps: api, web, docs, admin)"
+        );
+    }
+
+    #[test]
+    fn the_decision_reads_well_as_json() {
+        let apps = apps(MONO);
+        let a = decide(&Inputs {
+            apps: &apps,
+            changed: &known(&["apps/admin/x.ts"]),
+            deployed: &BTreeMap::from([(n("api"), Deployed)]),
+            force: None,
+        })
+        .expect("decides");
+        let v = serde_json::to_value(&a).expect("json");
+        assert_eq!(
+            v["apps"],
+            serde_json::json!([
+                {"app": "api", "verdict": "keep", "last": "deployed"},
+                {"app": "web", "verdict": "deploy", "because": {"kind": "needed-by", "app": "admin"}},
+                {"app": "docs", "verdict": "not-affected"},
+                {"app": "admin", "verdict": "deploy", "because": {"kind": "path", "file": "apps/admin/x.ts", "pattern": "apps/admin/**"}},
+            ])
         );
     }
 

@@ -639,7 +639,7 @@ mod tests {
     proptest! {
         #[test]
         fn automaton_agrees_with_the_reference(
-            pattern in "[ab/*?]{1,8}|[ab/]{0,2}\\*\\*/[ab/*]{0,4}|\\[!?a\\][ab/*]{0,4}",
+            pattern in "[ab*?][ab/*?]{0,7}|[ab/]{0,2}\\*\\*/[ab/*]{0,4}|\\[!?a\\][ab/*]{0,4}",
             path in "[ab/]{0,9}",
         ) {
             prop_assume!(Glob::new(&pattern).is_ok());
@@ -651,7 +651,7 @@ mod tests {
 
         #[test]
         fn long_patterns_agree_with_the_reference(
-            pattern in "[ab/*?]{30,40}",
+            pattern in "[ab*?][ab/*?]{29,39}",
             path in "[ab/]{0,12}",
         ) {
             prop_assume!(Glob::new(&pattern).is_ok());

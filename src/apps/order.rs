@@ -178,16 +178,31 @@ impl Scheduler {
 
     /// Adds an app to the run (one that turned out to need a redeploy once
     /// a dependency finished). It starts when what it waits on is done.
+    /// An app that waits on one that already failed (or was skipped) is
+    /// skipped at once, naming the failure.
     pub fn add(&mut self, app: &AppName) -> Result<(), ScheduleError> {
         let i = self.index(app)?;
         match self.state[i] {
-            State::Untouched => {
-                self.state[i] = State::Waiting;
-                Ok(())
-            }
-            State::Waiting => Ok(()),
-            _ => Err(ScheduleError::AlreadyRun(app.clone())),
+            State::Untouched => {}
+            State::Waiting => return Ok(()),
+            _ => return Err(ScheduleError::AlreadyRun(app.clone())),
         }
+        let failed = self.waits[i].iter().find_map(|w| match &self.state[*w] {
+            State::Done(Final::Failed) => Some(self.names[*w].clone()),
+            State::Done(Final::Skipped { failed }) => Some(failed.clone()),
+            _ => None,
+        });
+        match failed {
+            Some(failed) => {
+                self.state[i] = State::Done(Final::Skipped {
+                    failed: failed.clone(),
+                });
+                self.finished.push(i);
+                self.skip_waiting_on(i, &failed);
+            }
+            None => self.state[i] = State::Waiting,
+        }
+        Ok(())
     }
 
     fn running(&self) -> usize {
@@ -237,13 +252,19 @@ impl Scheduler {
         if outcome == Outcome::Succeeded {
             return Ok(Vec::new());
         }
+        Ok(self.skip_waiting_on(i, app))
+    }
+
+    /// Skips every waiting app that waits on `i`, directly or through
+    /// other skipped apps, naming `failed`; returns them.
+    fn skip_waiting_on(&mut self, i: usize, failed: &AppName) -> Vec<AppName> {
         let mut skipped = Vec::new();
         let mut blocked = vec![i];
         while let Some(b) = blocked.pop() {
             for j in 0..self.names.len() {
                 if self.state[j] == State::Waiting && self.waits[j].contains(&b) {
                     self.state[j] = State::Done(Final::Skipped {
-                        failed: app.clone(),
+                        failed: failed.clone(),
                     });
                     self.finished.push(j);
                     skipped.push(self.names[j].clone());
@@ -251,7 +272,7 @@ impl Scheduler {
                 }
             }
         }
-        Ok(skipped)
+        skipped
     }
 
     /// Whether every selected app has finished or been skipped.
@@ -463,6 +484,22 @@ mod tests {
     }
 
     #[test]
+    fn an_app_added_after_its_dependency_failed_is_skipped_not_left_waiting() {
+        let apps = graph(&[&[], &[0], &[1]]);
+        let mut s = Scheduler::new(&apps, &[n("a0")], Direction::Deploy, 2).expect("schedule");
+        assert_eq!(names(&s.start()), ["a0"]);
+        s.finish(&n("a0"), Outcome::Failed).expect("running");
+        s.add(&n("a2")).expect("added");
+        s.add(&n("a1")).expect("added");
+        s.add(&n("a2")).expect_err("already ended");
+        assert!(s.is_done(), "nothing is left waiting");
+        let r = s.results();
+        let by = by_name(&r);
+        assert_eq!(by[&n("a1")], &Final::Skipped { failed: n("a0") });
+        assert_eq!(by[&n("a2")], &Final::Skipped { failed: n("a0") });
+    }
+
+    #[test]
     fn threads_run_independent_apps_at_the_same_time_and_respect_the_limit() {
         // a0 and a1 each wait until both have started: run one at a time,
         // they would time out and fail.
@@ -522,8 +559,14 @@ mod tests {
         );
     }
 
+    /// What a simulated run did: start order, results, the most apps
+    /// running at once, and the apps added along the way.
+    type Simulated = (Vec<String>, Vec<(AppName, Final)>, usize, BTreeSet<usize>);
+
     /// Simulates a run: at each step, finish the running app picked by
-    /// `pick` with the outcome `fail` says.
+    /// `picks` with the outcome `fail` says, then add the app `adds` names
+    /// for that step (if it was not selected), as work that asks for a
+    /// redeploy would.
     fn simulate(
         apps: &Apps,
         selected: &[AppName],
@@ -531,8 +574,11 @@ mod tests {
         max: usize,
         fail: &BTreeSet<usize>,
         picks: &[usize],
-    ) -> (Vec<String>, Vec<(AppName, Final)>, usize) {
+        adds: &[usize],
+    ) -> Simulated {
         let mut s = Scheduler::new(apps, selected, direction, max).expect("schedule");
+        let waits = waits_on(apps, direction);
+        let mut added = BTreeSet::new();
         let mut running: Vec<AppName> = Vec::new();
         let mut starts = Vec::new();
         let mut peak = 0;
@@ -556,9 +602,23 @@ mod tests {
                 Outcome::Succeeded
             };
             s.finish(&app, outcome).expect("running");
+            // Only as a run adds apps: never under an app that waits on
+            // it and has already started.
+            if let Some(a) = adds.get(step).filter(|a| **a < apps.len()) {
+                let name = &apps.as_slice()[*a].name;
+                let waiters_started = waits.iter().enumerate().any(|(j, ws)| {
+                    ws.contains(a)
+                        && starts
+                            .iter()
+                            .any(|st| *st == apps.as_slice()[j].name.as_str())
+                });
+                if !selected.contains(name) && !waiters_started && added.insert(*a) {
+                    s.add(name).expect("an app not yet run");
+                }
+            }
         }
         assert!(s.is_done());
-        (starts, s.results(), peak)
+        (starts, s.results(), peak, added)
     }
 
     fn random_dag() -> impl Strategy<Value = Vec<Vec<usize>>> {
@@ -590,6 +650,7 @@ mod tests {
             select_bits in proptest::collection::vec(proptest::bool::weighted(0.8), 12),
             fail_bits in proptest::collection::vec(proptest::bool::weighted(0.2), 12),
             picks in proptest::collection::vec(0usize..8, 0..40),
+            adds in proptest::collection::vec(0usize..24, 0..40),
             max in 1usize..4,
             destroy in proptest::bool::ANY,
         ) {
@@ -599,12 +660,14 @@ mod tests {
             let direction = if destroy { Direction::Destroy } else { Direction::Deploy };
             let selected: Vec<AppName> = (0..count).filter(|i| select_bits[*i]).map(|i| n(&format!("a{i}"))).collect();
             let fail: BTreeSet<usize> = (0..count).filter(|i| fail_bits[*i]).collect();
-            let (starts, results, peak) = simulate(&apps, &selected, direction, max, &fail, &picks);
+            let (starts, results, peak, added) =
+                simulate(&apps, &selected, direction, max, &fail, &picks, &adds);
             prop_assert!(peak <= max);
-            prop_assert_eq!(results.len(), selected.len());
+            prop_assert_eq!(results.len(), selected.len() + added.len());
             let by = by_name(&results);
             let waits = waits_on(&apps, direction);
-            let sel: BTreeSet<usize> = (0..count).filter(|i| select_bits[*i]).collect();
+            let sel: BTreeSet<usize> =
+                (0..count).filter(|i| select_bits[*i]).chain(added.iter().copied()).collect();
             for i in &sel {
                 let name = n(&format!("a{i}"));
                 let f = by[&name];
@@ -618,7 +681,7 @@ mod tests {
                     }
                 }
             }
-            let again = simulate(&apps, &selected, direction, max, &fail, &picks);
+            let again = simulate(&apps, &selected, direction, max, &fail, &picks, &adds);
             prop_assert_eq!(starts, again.0);
         }
     }
