@@ -607,15 +607,15 @@ mod tests {
         assert_eq!(PathFilter::new(["!"]).err(), Some(PatternError::Empty));
     }
 
+    /// A backtracking matcher takes time exponential in the stars here
+    /// (2^30 tries), which would hang this test; the automaton does not.
     #[test]
     fn nested_stars_stay_linear() {
-        // A backtracking matcher takes exponential time on this.
         let g = glob(&"*a".repeat(30));
-        let path = "a".repeat(29) + "b";
-        let t = std::time::Instant::now();
-        assert!(!g.is_match(&path));
+        assert!(!g.is_match(&("a".repeat(29) + "b")));
         assert!(g.is_match(&"a".repeat(30)));
-        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        let long = glob(&"*a".repeat(40));
+        assert!(!long.is_match(&("a".repeat(200) + "b")));
     }
 
     /// The meaning of each token, written as plainly as possible:
