@@ -243,17 +243,6 @@ impl Apps {
         Ok(apps)
     }
 
-    /// Builds the list from apps already made (tests, benches); checked
-    /// like a parsed one.
-    pub fn new(apps: Vec<App>) -> Result<Self, SpecError> {
-        if apps.len() > MAX_APPS {
-            return Err(SpecError::TooMany(apps.len()));
-        }
-        let apps = Self { apps };
-        apps.check_graph()?;
-        Ok(apps)
-    }
-
     pub fn iter(&self) -> std::slice::Iter<'_, App> {
         self.apps.iter()
     }
