@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod alchemy;
+pub mod apps;
 pub mod cancel;
 pub mod checkout;
 pub mod cleanup;

@@ -7,6 +7,7 @@ mod action_contract;
 mod alchemy_e2e;
 mod alchemy_v2;
 mod app_managed;
+mod apps;
 mod bad_input;
 mod cleanup;
 mod comment_commands;

@@ -20,6 +20,8 @@
 //! - `GET|PATCH|POST|DELETE /repos/{owner}/{repo}/issues/comments/{id}`
 //! - `GET /repos/{owner}/{repo}/pulls` (paged, `state`, `head`, `base`,
 //!   `sort`, `direction`) and `GET /repos/{owner}/{repo}/pulls/{n}`
+//! - `GET /repos/{owner}/{repo}/pulls/{n}/files` (paged, at most 3,000
+//!   files, as GitHub), set with [`FakeGitHub::set_pull_files`]
 //! - `GET|POST /repos/{owner}/{repo}/deployments` (paged, newest first,
 //!   `sha`, `ref`, `task`, `environment`), `GET|DELETE …/deployments/{id}`
 //! - `GET|POST …/deployments/{id}/statuses` (paged, newest first) and
@@ -47,6 +49,7 @@
 #![allow(dead_code)] // shared by test modules that each use a part of it
 
 mod commands_state;
+mod pull_files;
 pub mod raw_client;
 mod routes;
 mod shapes;
@@ -66,6 +69,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use self::pull_files::{PullFile, MAX_LISTED_FILES};
 use self::routes::Reply;
 use self::state::{FaultRule, State, Token};
 use self::util::{now_epoch, Query};

@@ -24,6 +24,8 @@ const DOC_DELETE_COMMENT: &str =
     "https://docs.github.com/rest/issues/comments#delete-an-issue-comment";
 const DOC_LIST_PULLS: &str = "https://docs.github.com/rest/pulls/pulls#list-pull-requests";
 const DOC_GET_PULL: &str = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request";
+const DOC_LIST_PULL_FILES: &str =
+    "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files";
 const DOC_CREATE_DEPLOYMENT: &str =
     "https://docs.github.com/rest/deployments/deployments#create-a-deployment";
 const DOC_LIST_DEPLOYMENTS: &str =
@@ -339,6 +341,10 @@ fn repo_route(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, rest:
             Some(n) => get_pull(st, key, n),
             None => not_found(DOC_GET_PULL),
         },
+        ("GET", ["pulls", n, "files"]) => match num(n) {
+            Some(n) => list_pull_files(st, req, key, n, rest),
+            None => not_found(DOC_LIST_PULL_FILES),
+        },
         ("GET", ["deployments"]) => list_deployments(st, req, key, rest),
         ("POST", ["deployments"]) => create_deployment(st, req, token, key),
         ("GET", ["deployments", id]) => match num(id) {
@@ -649,6 +655,26 @@ fn get_pull(st: &mut State, key: &RepoKey, n: u64) -> Reply {
         Some(p) => Reply::json(200, shapes::pull(st, repo, p, true)),
         None => not_found(DOC_GET_PULL),
     }
+}
+
+/// The first 3,000 files only, as GitHub: the pages (and the `Link`
+/// header) end there however many the pull request changes.
+fn list_pull_files(st: &mut State, req: &Req<'_>, key: &RepoKey, n: u64, rest: &[&str]) -> Reply {
+    let Some(repo) = st.repos.get(key) else {
+        return not_found(DOC_LIST_PULL_FILES);
+    };
+    let Some(pull) = repo.pulls.get(&n) else {
+        return not_found(DOC_LIST_PULL_FILES);
+    };
+    let files = repo.pull_files.get(&n).map_or(&[][..], Vec::as_slice);
+    let listed = &files[..files.len().min(super::MAX_LISTED_FILES)];
+    let page = paginate(listed, &req.query, &link_base(st, key, rest));
+    let body: Vec<Value> = page
+        .items
+        .iter()
+        .map(|f| super::pull_files::diff_entry(&st.base, repo, &pull.spec.head_sha, f))
+        .collect();
+    with_link(Reply::json(200, Value::Array(body)), page.link)
 }
 
 // ---------------------------------------------------------------- deployments

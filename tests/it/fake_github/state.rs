@@ -61,6 +61,8 @@ pub struct Repo {
     pub refs: BTreeMap<String, String>,
     /// Workflow runs by id.
     pub runs: BTreeMap<u64, WorkflowRun>,
+    /// Pull request number -> the files it changes.
+    pub pull_files: BTreeMap<u64, Vec<super::PullFile>>,
 }
 
 impl Repo {
@@ -209,6 +211,7 @@ impl State {
                 deployments: Vec::new(),
                 refs,
                 runs: BTreeMap::new(),
+                pull_files: BTreeMap::new(),
             }
         })
     }
