@@ -17,6 +17,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "actions",
             "alchemy",
+            "apps",
             "cancel",
             "checkout",
             "cleanup",
