@@ -68,7 +68,8 @@ pub fn command(args: &CleanupArgs, env: &super::Env) -> Result<u8, CommandError>
         .collect::<Result<_, _>>()?;
     config.command = crate::config::Command::Cleanup;
     let event = super::manual_event("cleanup", env);
-    let session = Session::open(config, env, &event)?;
+    // With --matrix, stdout is the matrix alone: a workflow captures it.
+    let session = Session::open_with(config, env, &event, args.matrix)?;
     let plan = plan::decide(&event, &session.config, &session.facts())?;
     let opts = SweepOptions {
         dry_run: args.dry_run,

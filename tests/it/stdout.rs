@@ -62,3 +62,34 @@ fn deploy_read_and_destroy_with_json_print_only_json_on_stdout() {
     destroyed.ok();
     assert_eq!(document(&destroyed)["result"], "success");
 }
+
+/// Scenario: the fan-out workflow captures `alchemy-ci cleanup --matrix`
+/// in a shell variable; under Actions the token's `::add-mask::` line went
+/// to stdout with it, so the matrix output was not JSON (and carried the
+/// token). stdout is the matrix alone.
+#[test]
+fn cleanup_matrix_prints_only_the_matrix_under_actions() {
+    use crate::fake_github::{FakeGitHub, PullState, TokenKind, ACTIONS_BOT};
+    let fake = FakeGitHub::start();
+    let token = "ghs_matrix_token_value";
+    fake.add_token(token, ACTIONS_BOT, TokenKind::Installation);
+    fake.add_repo("o", "r");
+    fake.set_pull("o", "r", 4, PullState::Closed, &FakeGitHub::sha("m4"));
+    let app = App::new();
+    app.command(&["deploy", "--stage", "pr-4"], &[], &[]).ok();
+    let out = app.command(
+        &["cleanup"],
+        &["--matrix"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_API_URL", fake.url()),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("INPUT_GITHUB-TOKEN", token),
+        ],
+    );
+    out.ok();
+    let matrix = document(&out);
+    assert_eq!(matrix["include"][0]["stage"], "pr-4", "{}", out.context());
+    assert!(!out.stdout.contains(token), "{}", out.context());
+    assert!(out.stderr.contains("::add-mask::"), "{}", out.context());
+}
