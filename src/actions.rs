@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use crate::commands::{var, Env};
+use crate::env::{var, Env};
 use crate::render::term;
 
 /// The runner's file commands, present only under Actions.
@@ -14,6 +14,9 @@ pub struct Actions {
     pub active: bool,
     output: Option<PathBuf>,
     summary: Option<PathBuf>,
+    /// Workflow commands go to stderr, which the runner reads for them
+    /// too, when stdout carries a JSON document.
+    commands_on_stderr: bool,
 }
 
 impl Actions {
@@ -22,6 +25,20 @@ impl Actions {
             active: var(env, "GITHUB_ACTIONS").as_deref() == Some("true"),
             output: var(env, "GITHUB_OUTPUT").map(PathBuf::from),
             summary: var(env, "GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            commands_on_stderr: false,
+        }
+    }
+
+    /// Keeps stdout for one JSON document: workflow commands go to stderr.
+    pub fn commands_on_stderr(&mut self) {
+        self.commands_on_stderr = true;
+    }
+
+    fn command(&self, s: &str) {
+        if self.commands_on_stderr {
+            let _ = writeln!(std::io::stderr().lock(), "{s}");
+        } else {
+            command_line(s);
         }
     }
 
@@ -32,13 +49,13 @@ impl Actions {
             return;
         }
         for line in value.lines().map(str::trim).filter(|l| l.len() >= 4) {
-            command_line(&format!("::add-mask::{}", escape_data(line)));
+            self.command(&format!("::add-mask::{}", escape_data(line)));
         }
     }
 
     pub fn error(&self, msg: &str) {
         if self.active {
-            command_line(&format!(
+            self.command(&format!(
                 "::error title=alchemy-ci::{}",
                 escape_data(&term(msg))
             ));
@@ -47,7 +64,7 @@ impl Actions {
 
     pub fn warning(&self, msg: &str) {
         if self.active {
-            command_line(&format!(
+            self.command(&format!(
                 "::warning title=alchemy-ci::{}",
                 escape_data(&term(msg))
             ));
@@ -56,7 +73,7 @@ impl Actions {
 
     pub fn notice(&self, msg: &str) {
         if self.active {
-            command_line(&format!(
+            self.command(&format!(
                 "::notice title=alchemy-ci::{}",
                 escape_data(&term(msg))
             ));
@@ -125,6 +142,7 @@ mod tests {
             active: true,
             output: Some(out.clone()),
             summary: None,
+            commands_on_stderr: false,
         };
         a.set_outputs(&[
             ("urls", "[\"a\"]\nghadelimiter_x\u{202e}".into()),

@@ -255,46 +255,66 @@ pub fn load(path: &Path, hint: &NameHint) -> Result<Event, EventError> {
 
 /// Types a payload already in memory; `path` only names it in errors.
 pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventError> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    match first {
-        None => return Err(EventError::Empty { path: path.into() }),
-        Some(b'{') => {}
-        Some(_) => {
-            // Tell a non-JSON file apart from JSON of the wrong kind.
-            return Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
-                Ok(_) => EventError::NotObject { path: path.into() },
-                Err(e) => json_error(path, &e),
-            });
-        }
-    }
-
-    let given = non_empty(hint.flag.as_deref())
-        .map(|n| (n, NameSource::Flag))
-        .or_else(|| non_empty(hint.env.as_deref()).map(|n| (n, NameSource::Env)));
-    let (name, source) = match given {
-        Some((n, s)) => (n.to_owned(), s),
-        None => {
-            let shape: Shape = serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?;
-            (
-                shape.infer().unwrap_or("unknown").to_owned(),
-                NameSource::Inferred,
-            )
-        }
-    };
-
+    check_object(path, bytes)?;
+    let (name, source) = event_name(path, bytes, hint)?;
     let typed = Typed {
         path,
         bytes,
         event: &name,
     };
-    let (repository, payload) = match name.as_str() {
+    let (repository, payload) = typed_payload(&typed)?;
+    Ok(Event {
+        name,
+        name_source: source,
+        repository,
+        payload,
+    })
+}
+
+/// A payload is a JSON object; anything else is told apart (empty, not
+/// JSON, JSON of the wrong kind) before it is typed.
+fn check_object(path: &Path, bytes: &[u8]) -> Result<(), EventError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(EventError::Empty { path: path.into() }),
+        Some(b'{') => Ok(()),
+        Some(_) => Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => EventError::NotObject { path: path.into() },
+            Err(e) => json_error(path, &e),
+        }),
+    }
+}
+
+/// The event's name: the flag, else the runner's variable, else the
+/// payload's shape.
+fn event_name(
+    path: &Path,
+    bytes: &[u8],
+    hint: &NameHint,
+) -> Result<(String, NameSource), EventError> {
+    let given = non_empty(hint.flag.as_deref())
+        .map(|n| (n, NameSource::Flag))
+        .or_else(|| non_empty(hint.env.as_deref()).map(|n| (n, NameSource::Env)));
+    if let Some((n, s)) = given {
+        return Ok((n.to_owned(), s));
+    }
+    let shape: Shape = serde_json::from_slice(bytes).map_err(|e| json_error(path, &e))?;
+    Ok((
+        shape.infer().unwrap_or("unknown").to_owned(),
+        NameSource::Inferred,
+    ))
+}
+
+/// The payload typed as its event says, with the repository it names.
+fn typed_payload(typed: &Typed<'_>) -> Result<(Option<String>, Payload), EventError> {
+    let full_name = |r: Option<RawRepo>| r.map(|r| r.full_name.to_string());
+    Ok(match typed.event {
         "pull_request" | "pull_request_target" => {
             let raw: RawPrEvent = typed.read()?;
             let pr = raw
                 .into_pull_request()
                 .map_err(|message| EventError::Shape {
-                    path: path.into(),
-                    event: name.clone(),
+                    path: typed.path.into(),
+                    event: typed.event.to_owned(),
                     message,
                 })?;
             (pr.base_repo.clone(), Payload::PullRequest(pr))
@@ -306,17 +326,12 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
                 after: raw.after,
                 deleted: raw.deleted.unwrap_or(false),
             };
-            (
-                raw.repository.map(|r| r.full_name.to_string()),
-                Payload::Push(push),
-            )
+            (full_name(raw.repository), Payload::Push(push))
         }
         "schedule" => {
             let raw: RawSchedule = typed.read()?;
-            (
-                raw.repository.map(|r| r.full_name.to_string()),
-                Payload::Schedule { cron: raw.schedule },
-            )
+            let cron = raw.schedule;
+            (full_name(raw.repository), Payload::Schedule { cron })
         }
         "workflow_dispatch" => {
             let raw: RawDispatch = typed.read()?;
@@ -331,14 +346,14 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
                 inputs,
             };
             (
-                raw.repository.map(|r| r.full_name.to_string()),
+                full_name(raw.repository),
                 Payload::WorkflowDispatch(dispatch),
             )
         }
         "issue_comment" => {
             // The whole comment is typed (and refused when malformed) here;
             // comment commands read it again with `parse_comment`.
-            let c = comment::read(&typed)?;
+            let c = comment::read(typed)?;
             (
                 c.repository,
                 Payload::IssueComment {
@@ -348,13 +363,6 @@ pub fn parse(path: &Path, bytes: &[u8], hint: &NameHint) -> Result<Event, EventE
             )
         }
         _ => (None, Payload::Unknown),
-    };
-
-    Ok(Event {
-        name,
-        name_source: source,
-        repository,
-        payload,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod env;
 pub mod event;
 pub mod execute;
 pub mod github;

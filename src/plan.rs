@@ -319,14 +319,12 @@ impl Decider<'_> {
                     None | Some("") => {
                         return Ok(Intent::Skip(
                             None,
-                            "workflow_dispatch without a command: set the command (and stage) inputs to deploy, destroy, cleanup or status".into(),
+                            "workflow_dispatch without a command: set the command (and stage) inputs to deploy, destroy, read, cleanup or status".into(),
                         ))
                     }
                     Some(c) => Command::parse(c).ok_or_else(|| PlanError::DispatchInput {
                         input: "command",
-                        message: format!(
-                            "expected one of auto, deploy, destroy, cleanup, status; got {c:?}"
-                        ),
+                        message: Command::expected(c),
                     })?,
                 };
                 let stage = match dispatch.inputs.get("stage").map(|s| s.trim()) {
@@ -418,31 +416,9 @@ impl Decider<'_> {
     fn pull_request(&mut self, pr: &PullRequest, target: bool) -> Intent {
         let n = pr.number;
         let stage = Stage::for_pr(&self.config.stage_prefix, n);
-        if pr.from_fork() {
-            let from = pr
-                .head_repo
-                .as_deref()
-                .map_or_else(|| "a deleted fork".to_owned(), |r| format!("the fork {r}"));
-            if !self.config.allow_forks {
-                return Intent::Skip(
-                    Some(stage),
-                    format!(
-                        "PR #{n} comes from {from}; forks are skipped by default because their code is untrusted and their runs get no secrets (set allow-forks to change this)"
-                    ),
-                );
-            }
-            self.warnings.push(if target {
-                format!(
-                    "DANGER: allow-forks is on under pull_request_target, so this run executes untrusted code from {from} with this repository's secrets and a write token"
-                )
-            } else {
-                format!(
-                    "PR #{n} comes from {from}: under pull_request its run gets a read-only token and no secrets, so the deploy is likely to fail"
-                )
-            });
+        if let Some(skip) = self.fork_guard(pr, target, &stage) {
+            return skip;
         }
-
-        let gate = self.config.label.as_deref();
         let draft_skip = || {
             Intent::Skip(
                 Some(stage.clone()),
@@ -465,7 +441,7 @@ impl Decider<'_> {
                 if pr.draft && !self.config.deploy_drafts {
                     return draft_skip();
                 }
-                if let Some(g) = gate {
+                if let Some(g) = self.config.label.as_deref() {
                     if !pr.labels.iter().any(|l| l == g) {
                         return Intent::Skip(
                             Some(stage),
@@ -481,28 +457,13 @@ impl Decider<'_> {
                 )
             }
             PrAction::Labeled | PrAction::Unlabeled => {
-                let added = pr.action == PrAction::Labeled;
-                let label = pr.label.as_deref().unwrap_or("");
-                match gate {
-                    Some(g) if g == label && added => {
-                        if pr.draft && !self.config.deploy_drafts {
-                            return draft_skip();
-                        }
-                        Intent::Deploy(stage.clone(), format!("label {g:?} was added to PR #{n}"))
+                if pr.draft && !self.config.deploy_drafts && pr.action == PrAction::Labeled {
+                    let gate = self.config.label.as_deref();
+                    if gate.is_some() && gate == pr.label.as_deref() {
+                        return draft_skip();
                     }
-                    Some(g) if g == label => Intent::Destroy(
-                        stage.clone(),
-                        format!("label {g:?} was removed from PR #{n}"),
-                    ),
-                    Some(g) => Intent::Skip(
-                        Some(stage),
-                        format!("label {label:?} is not the preview label {g:?}"),
-                    ),
-                    None => Intent::Skip(
-                        Some(stage),
-                        "labels do not change previews (no label input is set)".into(),
-                    ),
                 }
+                self.label_change(pr, stage)
             }
             PrAction::ConvertedToDraft => Intent::Skip(
                 Some(stage),
@@ -513,6 +474,60 @@ impl Decider<'_> {
             PrAction::Other(a) => Intent::Skip(
                 Some(stage),
                 format!("pull request action `{a}` does not change previews"),
+            ),
+        }
+    }
+
+    /// A fork's PR is skipped unless forks are allowed, and warned about
+    /// when they are.
+    fn fork_guard(&mut self, pr: &PullRequest, target: bool, stage: &Stage) -> Option<Intent> {
+        if !pr.from_fork() {
+            return None;
+        }
+        let n = pr.number;
+        let from = pr
+            .head_repo
+            .as_deref()
+            .map_or_else(|| "a deleted fork".to_owned(), |r| format!("the fork {r}"));
+        if !self.config.allow_forks {
+            return Some(Intent::Skip(
+                Some(stage.clone()),
+                format!(
+                    "PR #{n} comes from {from}; forks are skipped by default because their code is untrusted and their runs get no secrets (set allow-forks to change this)"
+                ),
+            ));
+        }
+        self.warnings.push(if target {
+            format!(
+                "DANGER: allow-forks is on under pull_request_target, so this run executes untrusted code from {from} with this repository's secrets and a write token"
+            )
+        } else {
+            format!(
+                "PR #{n} comes from {from}: under pull_request its run gets a read-only token and no secrets, so the deploy is likely to fail"
+            )
+        });
+        None
+    }
+
+    /// A label added or removed: only the preview label changes anything.
+    fn label_change(&self, pr: &PullRequest, stage: Stage) -> Intent {
+        let n = pr.number;
+        let added = pr.action == PrAction::Labeled;
+        let label = pr.label.as_deref().unwrap_or("");
+        match self.config.label.as_deref() {
+            Some(g) if g == label && added => {
+                Intent::Deploy(stage, format!("label {g:?} was added to PR #{n}"))
+            }
+            Some(g) if g == label => {
+                Intent::Destroy(stage, format!("label {g:?} was removed from PR #{n}"))
+            }
+            Some(g) => Intent::Skip(
+                Some(stage),
+                format!("label {label:?} is not the preview label {g:?}"),
+            ),
+            None => Intent::Skip(
+                Some(stage),
+                "labels do not change previews (no label input is set)".into(),
             ),
         }
     }
@@ -641,99 +656,21 @@ impl Decider<'_> {
     }
 
     fn build(self, intent: Intent, pr: Option<&PullRequest>) -> Plan {
-        let config = self.config;
-        let facts = self.facts;
-        let store = config.state_store.clone();
-        let mut note = None;
-        let pr_number = pr.map(|p| p.number);
+        let (config, facts) = (self.config, self.facts);
         let commit = match &self.event.payload {
             Payload::PullRequest(p) => Some(p.head_sha.clone()),
             Payload::Push(p) => Some(p.after.clone()),
             _ => None,
         };
-        let (action, stage, reason, steps) = match intent {
-            Intent::Deploy(stage, why) => {
-                let steps = stage_steps(
-                    config,
-                    facts,
-                    &stage,
-                    pr_number,
-                    commit.is_some(),
-                    Phase::Deploy,
-                );
-                (Action::Deploy, Some(stage), why, steps)
-            }
-            Intent::Destroy(stage, why) => {
-                let closing = !self.requested && pr.is_some_and(|p| p.action == PrAction::Closed);
-                let (steps, n) = destroy_steps(config, facts, &stage, pr_number, closing, &why);
-                note = n;
-                (Action::Destroy, Some(stage), why, steps)
-            }
-            Intent::Read(stage, why) => {
-                let steps = read_steps(
-                    config,
-                    facts,
-                    &stage,
-                    pr_number.or_else(|| stage.pr_number(&config.stage_prefix)),
-                );
-                (Action::Read, Some(stage), why, steps)
-            }
-            Intent::Cleanup(why) => {
-                let steps = vec![
-                    step(StepKind::ListStages { store }),
-                    step(StepKind::ListOpenPullRequests),
-                    step(StepKind::SelectOrphans {
-                        protected: config.protected_stages.iter().cloned().collect(),
-                    }),
-                    step(StepKind::DestroyOrphans),
-                ];
-                (Action::Cleanup, None, why, steps)
-            }
-            Intent::Status(why) => (
-                Action::Status,
-                None,
-                why,
-                vec![
-                    step(StepKind::ListStages { store }),
-                    step(StepKind::ShowStatus),
-                ],
-            ),
-            Intent::Skip(stage, why) => (Action::Skip, stage, why, Vec::new()),
-        };
-
+        let shaped = self.shape(intent, pr, commit.is_some());
+        let (action, stage) = (shaped.action, shaped.stage);
         let mut warnings = self.warnings;
         let runs_stage = matches!(action, Action::Deploy | Action::Destroy | Action::Read);
         if runs_stage && !facts.can_post {
             warnings.push("no GitHub token: no comment or deployment will be posted".into());
         }
-        let comment_preview = match (
-            &stage,
-            action,
-            pr_number.is_some() && facts.can_post && config.comment,
-        ) {
-            (Some(stage), Action::Deploy | Action::Destroy, true) => {
-                Some(comment::render(&CommentInput {
-                    stage,
-                    status: if action == Action::Deploy {
-                        CommentStatus::Deploying
-                    } else {
-                        CommentStatus::Destroying
-                    },
-                    repo_url: facts.run.repo_url(),
-                    sha: pr.map(|p| &p.head_sha),
-                    urls: &[],
-                    run_url: facts.run.run_url().as_deref(),
-                    updated_at: None,
-                    log_tail: None,
-                    removed: &[],
-                    merged_into: None,
-                    unverified: None,
-                    note: None,
-                }))
-            }
-            _ => None,
-        };
-
+        let comment_preview = comment_preview(config, facts, action, stage.as_ref(), pr);
+        let pr_number = pr.map(|p| p.number);
         let pr_number = match (action, &stage) {
             (Action::Destroy | Action::Read, Some(s)) => {
                 pr_number.or_else(|| s.pr_number(&config.stage_prefix))
@@ -746,19 +683,9 @@ impl Decider<'_> {
             repository: self.event.repository.clone(),
             action,
             stage,
-            reason,
+            reason: shaped.reason,
             pr: pr_number,
-            pull_request: pr.map(|p| PrSummary {
-                number: p.number,
-                action: p.action.clone(),
-                head_ref: p.head_ref.clone(),
-                head_sha: p.head_sha.clone(),
-                base_ref: p.base_ref.clone(),
-                title: p.title.clone(),
-                from_fork: p.from_fork(),
-                draft: p.draft,
-                merged: p.merged,
-            }),
+            pull_request: pr.map(PrSummary::of),
             commit,
             merged_into: pr
                 .filter(|p| p.merged && p.action == PrAction::Closed)
@@ -770,11 +697,122 @@ impl Decider<'_> {
                 Vec::new()
             },
             alchemy: runs_stage.then(|| facts.alchemy.clone()),
-            steps,
+            steps: shaped.steps,
             comment_preview,
-            note,
+            note: shaped.note,
         }
     }
+
+    /// What an intent comes to: its action, stage, reason and steps.
+    fn shape(&self, intent: Intent, pr: Option<&PullRequest>, has_commit: bool) -> Shaped {
+        let (config, facts) = (self.config, self.facts);
+        let store = config.state_store.clone();
+        let pr_number = pr.map(|p| p.number);
+        let shaped = |action, stage, reason, steps| Shaped {
+            action,
+            stage,
+            reason,
+            steps,
+            note: None,
+        };
+        match intent {
+            Intent::Deploy(stage, why) => {
+                let steps =
+                    stage_steps(config, facts, &stage, pr_number, has_commit, Phase::Deploy);
+                shaped(Action::Deploy, Some(stage), why, steps)
+            }
+            Intent::Destroy(stage, why) => {
+                let closing = !self.requested && pr.is_some_and(|p| p.action == PrAction::Closed);
+                let (steps, note) = destroy_steps(config, facts, &stage, pr_number, closing, &why);
+                Shaped {
+                    note,
+                    ..shaped(Action::Destroy, Some(stage), why, steps)
+                }
+            }
+            Intent::Read(stage, why) => {
+                let pr = pr_number.or_else(|| stage.pr_number(&config.stage_prefix));
+                let steps = read_steps(config, facts, &stage, pr);
+                shaped(Action::Read, Some(stage), why, steps)
+            }
+            Intent::Cleanup(why) => {
+                let steps = vec![
+                    step(StepKind::ListStages { store }),
+                    step(StepKind::ListOpenPullRequests),
+                    step(StepKind::SelectOrphans {
+                        protected: config.protected_stages.iter().cloned().collect(),
+                    }),
+                    step(StepKind::DestroyOrphans),
+                ];
+                shaped(Action::Cleanup, None, why, steps)
+            }
+            Intent::Status(why) => {
+                let steps = vec![
+                    step(StepKind::ListStages { store }),
+                    step(StepKind::ShowStatus),
+                ];
+                shaped(Action::Status, None, why, steps)
+            }
+            Intent::Skip(stage, why) => shaped(Action::Skip, stage, why, Vec::new()),
+        }
+    }
+}
+
+/// What an intent comes to, before the plan around it.
+struct Shaped {
+    action: Action,
+    stage: Option<Stage>,
+    reason: String,
+    steps: Vec<Step>,
+    /// What a destroy's comment says beyond its status.
+    note: Option<String>,
+}
+
+impl PrSummary {
+    fn of(p: &PullRequest) -> Self {
+        Self {
+            number: p.number,
+            action: p.action.clone(),
+            head_ref: p.head_ref.clone(),
+            head_sha: p.head_sha.clone(),
+            base_ref: p.base_ref.clone(),
+            title: p.title.clone(),
+            from_fork: p.from_fork(),
+            draft: p.draft,
+            merged: p.merged,
+        }
+    }
+}
+
+/// The comment a PR gets when a deploy or destroy starts, when one is
+/// posted at all.
+fn comment_preview(
+    config: &Config,
+    facts: &Facts,
+    action: Action,
+    stage: Option<&Stage>,
+    pr: Option<&PullRequest>,
+) -> Option<String> {
+    let posts = pr.is_some() && facts.can_post && config.comment;
+    let status = match action {
+        Action::Deploy => CommentStatus::Deploying,
+        Action::Destroy => CommentStatus::Destroying,
+        _ => return None,
+    };
+    let stage = stage.filter(|_| posts)?;
+    Some(comment::render(&CommentInput {
+        stage,
+        status,
+        repo_url: facts.run.repo_url(),
+        sha: pr.map(|p| &p.head_sha),
+        urls: &[],
+        run_url: facts.run.run_url().as_deref(),
+        updated_at: None,
+        log_tail: None,
+        removed: &[],
+        merged_into: None,
+        unverified: None,
+        note: None,
+    }))
 }
 
 /// A destroy's steps, and the note its comment carries. Only a PR known to
@@ -856,37 +894,11 @@ fn stage_steps(
     let comment = pr.is_some() && facts.can_post && config.comment;
     // A deployment needs the commit it deploys.
     let deployments = facts.can_post && config.deployments && commit;
-    let mut env = config.env_for(stage.as_str());
-    let plain = |v: String| EnvValue::Plain(v);
-    env.insert("STAGE".to_owned(), plain(stage.to_string()));
-    env.insert("ALCHEMY_STAGE".to_owned(), plain(stage.to_string()));
-    // alchemy-ci keeps `.alchemy/` itself, so Alchemy's refusal to use
-    // local state under CI does not apply.
-    env.insert(
-        "ALCHEMY_CI_STATE_STORE_CHECK".to_owned(),
-        plain("false".to_owned()),
-    );
-    if let Some(n) = pr {
-        env.insert("PULL_REQUEST".to_owned(), plain(n.to_string()));
-    }
-    let run = StepKind::RunAlchemy {
-        phase,
-        argv: alchemy::argv(
-            &facts.alchemy.flavor,
-            phase,
-            stage,
-            config.profile_for(stage.as_str()),
-        ),
-        cwd: config.working_directory.clone(),
-        env,
-    };
-
+    let stage_of = || stage.clone();
     let mut steps = vec![
-        step(StepKind::AcquireLock {
-            stage: stage.clone(),
-        }),
+        step(StepKind::AcquireLock { stage: stage_of() }),
         step(StepKind::RestoreState {
-            stage: stage.clone(),
+            stage: stage_of(),
             store: store.clone(),
         }),
     ];
@@ -907,13 +919,13 @@ fn stage_steps(
     }
     if deployments && phase == Phase::Deploy {
         steps.push(step(StepKind::CreateDeployment {
-            environment: stage.clone(),
+            environment: stage_of(),
         }));
     }
-    steps.push(step(run));
+    steps.push(step(run_alchemy(config, facts, stage, pr, phase)));
     if phase == Phase::Destroy {
         steps.push(step(StepKind::VerifyDestroyed {
-            stage: stage.clone(),
+            stage: stage_of(),
             check: config
                 .verify_command
                 .as_deref()
@@ -921,16 +933,14 @@ fn stage_steps(
         }));
     }
     steps.push(always(StepKind::SaveState {
-        stage: stage.clone(),
+        stage: stage_of(),
         store,
     }));
     if phase == Phase::Deploy {
-        steps.push(always(StepKind::CollectUrls {
-            stage: stage.clone(),
-        }));
+        steps.push(always(StepKind::CollectUrls { stage: stage_of() }));
     }
     steps.push(always(StepKind::WriteRecord {
-        stage: stage.clone(),
+        stage: stage_of(),
         on_success: success,
         on_failure: failure,
         tombstone: false,
@@ -938,9 +948,48 @@ fn stage_steps(
     // State, record and unlock are one store write, made before any call to
     // GitHub: a cancelled job is killed seconds after SIGTERM, and GitHub
     // calls can take that long.
-    steps.push(always(StepKind::ReleaseLock {
-        stage: stage.clone(),
-    }));
+    steps.push(always(StepKind::ReleaseLock { stage: stage_of() }));
+    steps.extend(reporting_steps(stage, phase, comment, deployments));
+    steps
+}
+
+/// Alchemy's command line and environment for one stage.
+fn run_alchemy(
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    phase: Phase,
+) -> StepKind {
+    let mut env = config.env_for(stage.as_str());
+    let plain = |v: String| EnvValue::Plain(v);
+    env.insert("STAGE".to_owned(), plain(stage.to_string()));
+    env.insert("ALCHEMY_STAGE".to_owned(), plain(stage.to_string()));
+    // alchemy-ci keeps `.alchemy/` itself, so Alchemy's refusal to use
+    // local state under CI does not apply.
+    env.insert(
+        "ALCHEMY_CI_STATE_STORE_CHECK".to_owned(),
+        plain("false".to_owned()),
+    );
+    if let Some(n) = pr {
+        env.insert("PULL_REQUEST".to_owned(), plain(n.to_string()));
+    }
+    StepKind::RunAlchemy {
+        phase,
+        argv: alchemy::argv(
+            &facts.alchemy.flavor,
+            phase,
+            stage,
+            config.profile_for(stage.as_str()),
+        ),
+        cwd: config.working_directory.clone(),
+        env,
+    }
+}
+
+/// The comment's result and the deployment's, after the store write.
+fn reporting_steps(stage: &Stage, phase: Phase, comment: bool, deployments: bool) -> Vec<Step> {
+    let mut steps = Vec::new();
     if comment {
         let (on_success, on_failure) = match phase {
             Phase::Destroy => (CommentStatus::Destroyed, CommentStatus::DestroyFailed),

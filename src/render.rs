@@ -8,6 +8,15 @@ use crate::config::EnvValue;
 use crate::plan::{Action, Plan, Step, StepKind};
 
 pub fn plan(p: &Plan) -> String {
+    let mut out = event_lines(p);
+    out.push('\n');
+    out.push_str(&decision_lines(p));
+    out.push_str(&detail_lines(p));
+    out
+}
+
+/// What event was understood: its name and repository, and the PR.
+fn event_lines(p: &Plan) -> String {
     let mut out = String::new();
     let repo = p
         .repository
@@ -20,62 +29,62 @@ pub fn plan(p: &Plan) -> String {
         term_clipped(&p.event, SHOWN_CHARS),
         p.event_source
     );
-    if let Some(pr) = &p.pull_request {
-        let title = pr
-            .title
-            .as_deref()
-            // Quoted, escaped once: `{:?}` on top of `term` showed `\n` as `\\n`.
-            .map(|t| format!(" \"{}\"", term_clipped(t, SHOWN_CHARS)))
-            .unwrap_or_default();
-        let mut flags = Vec::new();
-        if pr.draft {
-            flags.push("draft");
-        }
-        if pr.merged {
-            flags.push("merged");
-        }
-        if pr.from_fork {
-            flags.push("from a fork");
-        }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", flags.join(", "))
-        };
-        let _ = writeln!(
-            out,
-            "PR       #{}{title}, action {}{flags}",
-            pr.number,
-            term(pr.action.as_str())
-        );
-        let _ = writeln!(
-            out,
-            "Head     {} @ {} → {}",
-            term_clipped(&pr.head_ref, SHOWN_CHARS),
-            pr.head_sha.short(),
-            term_clipped(&pr.base_ref, SHOWN_CHARS)
-        );
-    }
-    out.push('\n');
-
-    let verb = p.action.as_str().to_uppercase();
-    match (&p.stage, p.action) {
-        (Some(stage), Action::Skip) => {
-            let _ = writeln!(out, "→ SKIP (stage {stage})");
-        }
-        (Some(stage), _) => {
-            let _ = writeln!(out, "→ {verb} stage {stage}");
-        }
-        (None, _) => {
-            let _ = writeln!(out, "→ {verb}");
-        }
-    }
+    let Some(pr) = &p.pull_request else {
+        return out;
+    };
+    let title = pr
+        .title
+        .as_deref()
+        // Quoted, escaped once: `{:?}` on top of `term` showed `\n` as `\\n`.
+        .map(|t| format!(" \"{}\"", term_clipped(t, SHOWN_CHARS)))
+        .unwrap_or_default();
+    let flags: Vec<&str> = [
+        (pr.draft, "draft"),
+        (pr.merged, "merged"),
+        (pr.from_fork, "from a fork"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", flags.join(", "))
+    };
     let _ = writeln!(
         out,
-        "  because {}",
-        term_clipped(&p.reason, 4 * SHOWN_CHARS)
+        "PR       #{}{title}, action {}{flags}",
+        pr.number,
+        term(pr.action.as_str())
     );
+    let _ = writeln!(
+        out,
+        "Head     {} @ {} → {}",
+        term_clipped(&pr.head_ref, SHOWN_CHARS),
+        pr.head_sha.short(),
+        term_clipped(&pr.base_ref, SHOWN_CHARS)
+    );
+    out
+}
 
+/// What will happen to which stage, and why.
+fn decision_lines(p: &Plan) -> String {
+    let verb = p.action.as_str().to_uppercase();
+    let head = match (&p.stage, p.action) {
+        (Some(stage), Action::Skip) => format!("→ SKIP (stage {stage})"),
+        (Some(stage), _) => format!("→ {verb} stage {stage}"),
+        (None, _) => format!("→ {verb}"),
+    };
+    format!(
+        "{head}\n  because {}\n",
+        term_clipped(&p.reason, 4 * SHOWN_CHARS)
+    )
+}
+
+/// Warnings, what could not be checked, how Alchemy runs, the steps and
+/// the comment the PR would get.
+fn detail_lines(p: &Plan) -> String {
+    let mut out = String::new();
     if !p.warnings.is_empty() {
         out.push_str("\nWarnings\n");
         for w in &p.warnings {
@@ -107,7 +116,16 @@ pub fn plan(p: &Plan) -> String {
 }
 
 fn describe(s: &Step) -> String {
-    let text = match &s.kind {
+    let text = step_text(&s.kind);
+    if s.always {
+        format!("{text} (always, even after a failure)")
+    } else {
+        text
+    }
+}
+
+fn step_text(kind: &StepKind) -> String {
+    match kind {
         StepKind::AcquireLock { stage } => {
             format!("lock stage {stage}, then decide again from its record and the PR's live state")
         }
@@ -139,41 +157,8 @@ fn describe(s: &Step) -> String {
             argv,
             cwd,
             env,
-        } => {
-            let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
-            let vars: Vec<String> = env
-                .iter()
-                .map(|(k, v)| match v {
-                    EnvValue::Plain(p) => format!("{k}={}", shell_quote(p)),
-                    EnvValue::FromEnv { from, secret: true } => format!("{k}=*** (from ${from})"),
-                    EnvValue::FromEnv {
-                        from,
-                        secret: false,
-                    } => format!("{k}=${from}"),
-                })
-                .collect();
-            format!(
-                "run Alchemy ({phase}) in {}:\n        {}\n        with {}",
-                term(&cwd.display().to_string()),
-                cmd.join(" "),
-                vars.join(" ")
-            )
-        }
-        StepKind::VerifyDestroyed { stage, check } => {
-            let text = format!(
-                "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
-            );
-            match check {
-                Some(argv) => {
-                    let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
-                    format!(
-                        "{text}, then that the verify-command exits 0:\n        {}",
-                        cmd.join(" ")
-                    )
-                }
-                None => text,
-            }
-        }
+        } => run_alchemy_text(*phase, argv, cwd, env),
+        StepKind::VerifyDestroyed { stage, check } => verify_text(stage, check.as_deref()),
         StepKind::CollectUrls { stage } => format!("collect stage {stage}'s URLs from its state"),
         StepKind::SaveState { stage, store } => format!("save stage {stage}'s state to {store}"),
         StepKind::WriteRecord {
@@ -193,6 +178,61 @@ fn describe(s: &Step) -> String {
         StepKind::RefreshRecord { stage } => {
             format!("refresh stage {stage}'s record with its URLs (its state files are written back unchanged)")
         }
+        StepKind::ListStages { .. }
+        | StepKind::ListOpenPullRequests
+        | StepKind::SelectOrphans { .. }
+        | StepKind::DestroyOrphans
+        | StepKind::ShowStatus => sweep_step_text(kind),
+    }
+}
+
+/// The exact command line and the variables Alchemy gets (secret ones
+/// masked).
+fn run_alchemy_text(
+    phase: crate::alchemy::Phase,
+    argv: &[String],
+    cwd: &std::path::Path,
+    env: &std::collections::BTreeMap<String, EnvValue>,
+) -> String {
+    let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+    let vars: Vec<String> = env
+        .iter()
+        .map(|(k, v)| match v {
+            EnvValue::Plain(p) => format!("{k}={}", shell_quote(p)),
+            EnvValue::FromEnv { from, secret: true } => format!("{k}=*** (from ${from})"),
+            EnvValue::FromEnv {
+                from,
+                secret: false,
+            } => format!("{k}=${from}"),
+        })
+        .collect();
+    format!(
+        "run Alchemy ({phase}) in {}:\n        {}\n        with {}",
+        term(&cwd.display().to_string()),
+        cmd.join(" "),
+        vars.join(" ")
+    )
+}
+
+fn verify_text(stage: &crate::stage::Stage, check: Option<&[String]>) -> String {
+    let text = format!(
+        "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
+    );
+    match check {
+        Some(argv) => {
+            let cmd: Vec<String> = argv.iter().map(|a| shell_quote(a)).collect();
+            format!(
+                "{text}, then that the verify-command exits 0:\n        {}",
+                cmd.join(" ")
+            )
+        }
+        None => text,
+    }
+}
+
+/// The sweep's and `status`'s steps.
+fn sweep_step_text(kind: &StepKind) -> String {
+    match kind {
         StepKind::ListStages { store } => format!("list stage records in {store}"),
         StepKind::ListOpenPullRequests => "list open pull requests (all pages, once)".into(),
         StepKind::SelectOrphans { protected } => {
@@ -206,11 +246,8 @@ fn describe(s: &Step) -> String {
             "destroy each orphan the way a closed PR's stage is destroyed".into()
         }
         StepKind::ShowStatus => "show each stage's status, commit, age and URLs".into(),
-    };
-    if s.always {
-        format!("{text} (always, even after a failure)")
-    } else {
-        text
+        // The stage steps are described by `step_text`.
+        other => format!("{other:?}"),
     }
 }
 
@@ -262,6 +299,18 @@ pub fn term_clipped(s: &str, max: usize) -> String {
 /// Unicode format characters (bidi overrides) would otherwise reach the
 /// terminal raw. Outside strings JSON is ASCII, so this changes nothing
 /// but string contents, and the result parses to the same value.
+/// How long something took, as a person says it: `3.2 s`, `41 s`,
+/// `2 min 5 s`, `1 h 2 min`.
+pub fn took(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..=9 => format!("{:.1} s", d.as_secs_f64()),
+        10..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     if !text.chars().any(|c| crate::text::is_unsafe(c) && c != '\n') {
@@ -287,6 +336,15 @@ const SHOWN_CHARS: usize = 300;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        use std::time::Duration;
+        assert_eq!(took(Duration::from_millis(3240)), "3.2 s");
+        assert_eq!(took(Duration::from_secs(41)), "41 s");
+        assert_eq!(took(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(took(Duration::from_secs(3720)), "1 h 2 min");
+    }
 
     #[test]
     fn quoting_is_for_pasting() {

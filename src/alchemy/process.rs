@@ -7,7 +7,7 @@
 //! still changing resources.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal as _, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -172,9 +172,12 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
     let program = resolve_program(inv)?;
     let started = Instant::now();
     let token = format!("alchemy-ci-{:016x}", fastrand::u64(..));
+    // The group and its stop-commands go to the stream the child's
+    // stdout goes to, so the runner sees them in order with its output.
+    let to_stderr = inv.stdout_to_stderr;
     if let Some(title) = &inv.actions_group {
-        print_line(&format!("::group::{title}"));
-        print_line(&format!("::stop-commands::{token}"));
+        print_line(&format!("::group::{title}"), to_stderr);
+        print_line(&format!("::stop-commands::{token}"), to_stderr);
     }
 
     let mut cmd = Command::new(&program);
@@ -202,7 +205,7 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
         child
             .stdout
             .take()
-            .map(|s| pump(s, false, Arc::clone(&tail))),
+            .map(|s| pump(s, to_stderr, Arc::clone(&tail))),
         child
             .stderr
             .take()
@@ -228,8 +231,8 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
         }
     }
     if inv.actions_group.is_some() {
-        print_line(&format!("::{token}::"));
-        print_line("::endgroup::");
+        print_line(&format!("::{token}::"), to_stderr);
+        print_line("::endgroup::", to_stderr);
     }
     let tail = tail
         .lock()
@@ -325,12 +328,18 @@ fn exit_ending(status: std::io::Result<ExitStatus>) -> Ending {
     }
 }
 
-/// Copies one output stream to ours line by line, keeping a tail.
+/// Copies one output stream to ours line by line, keeping a tail. Alchemy
+/// forces colour on; its escapes are kept only for a terminal.
 fn pump<R: Read + Send + 'static>(
     src: R,
     to_stderr: bool,
     tail: Arc<Mutex<VecDeque<String>>>,
 ) -> std::thread::JoinHandle<()> {
+    let colour = crate::env::colour(if to_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    });
     std::thread::spawn(move || {
         let mut reader = BufReader::new(src);
         let mut line = Vec::new();
@@ -339,15 +348,16 @@ fn pump<R: Read + Send + 'static>(
             match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {
+                    let text = strip_ansi(&String::from_utf8_lossy(&line));
+                    let shown = if colour { &line[..] } else { text.as_bytes() };
                     if to_stderr {
                         let mut e = std::io::stderr().lock();
-                        let _ = e.write_all(&line);
+                        let _ = e.write_all(shown);
                     } else {
                         let mut o = std::io::stdout().lock();
-                        let _ = o.write_all(&line);
+                        let _ = o.write_all(shown);
                         let _ = o.flush();
                     }
-                    let text = strip_ansi(&String::from_utf8_lossy(&line));
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
                             t.pop_front();
@@ -360,7 +370,11 @@ fn pump<R: Read + Send + 'static>(
     })
 }
 
-fn print_line(s: &str) {
+fn print_line(s: &str, to_stderr: bool) {
+    if to_stderr {
+        let _ = writeln!(std::io::stderr().lock(), "{s}");
+        return;
+    }
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{s}");
     let _ = o.flush();

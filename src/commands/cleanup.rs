@@ -11,8 +11,9 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::session::{say, Session};
+use super::CommandError;
 use crate::cleanup::{self, Candidate, Policy, Verdict};
-use crate::cli::CliError;
+use crate::config::FlagValues;
 use crate::execute::{Outcome, Report};
 use crate::plan::{self, Plan, PlanError};
 use crate::record::{Record, RecordStatus};
@@ -42,20 +43,33 @@ struct Outcomes {
     kept: Vec<(Stage, String)>,
 }
 
+/// `alchemy-ci cleanup`.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupArgs {
+    /// List each candidate with its reason and change nothing.
+    pub dry_run: bool,
+    /// Print the stages to destroy as a matrix and stop.
+    pub matrix: bool,
+    /// Non-PR stages to sweep too.
+    pub include: Vec<String>,
+    pub flags: FlagValues,
+}
+
 /// `alchemy-ci cleanup`, run by hand or from a workflow.
-pub fn command(args: &crate::cli::CleanupArgs, env: &super::Env) -> Result<u8, CliError> {
-    let mut config = super::load_config(&args.config, env)?;
+pub fn command(args: &CleanupArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let mut config = super::load_config(&args.flags, env)?;
     let include = args
         .include
         .iter()
         .map(|s| {
             Stage::parse(s, &config.stage_prefix)
-                .map_err(|e| CliError::Usage(format!("--include: {e}")))
+                .map_err(|e| CommandError::Usage(format!("--include: {e}")))
         })
         .collect::<Result<_, _>>()?;
     config.command = crate::config::Command::Cleanup;
     let event = super::manual_event("cleanup", env);
-    let session = Session::open(config, env, &event)?;
+    // With --matrix, stdout is the matrix alone: a workflow captures it.
+    let session = Session::open_with(config, env, &event, args.matrix)?;
     let plan = plan::decide(&event, &session.config, &session.facts())?;
     let opts = SweepOptions {
         dry_run: args.dry_run,
@@ -65,24 +79,8 @@ pub fn command(args: &crate::cli::CleanupArgs, env: &super::Env) -> Result<u8, C
     sweep(&session, &plan, &opts)
 }
 
-pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, CliError> {
-    let forge = session.forge().ok_or_else(|| {
-        CliError::Usage(
-            "cleanup needs a GitHub token (github-token) to list the open pull requests".into(),
-        )
-    })?;
-    let records: Vec<(Stage, Result<Option<Record>, String>)> = session
-        .store
-        .records()?
-        .into_iter()
-        .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
-        .collect();
-    // One listing of open PRs for the whole sweep, however many stages.
-    let open: BTreeSet<PrNumber> = forge
-        .open_pulls()
-        .map_err(|e| CliError::Failed(e.to_string()))?
-        .into_iter()
-        .collect();
+pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, CommandError> {
+    let (records, open) = gather(session)?;
     let config = &session.config;
     let policy = Policy {
         prefix: &config.stage_prefix,
@@ -93,30 +91,65 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         now: session.clock.now(),
     };
     let candidates = cleanup::select(&records, &open, &policy);
-    let to_destroy: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| c.verdict == Verdict::Destroy)
-        .collect();
-
     if opts.matrix {
-        let include: Vec<_> = to_destroy
-            .iter()
-            .map(|c| json!({ "stage": c.stage }))
-            .collect();
-        let matrix = json!({ "include": include }).to_string();
-        if let Err(e) = session.actions.set_outputs(&[("matrix", matrix.clone())]) {
-            tracing::warn!("could not write the matrix output: {e}");
-        }
-        say(&format!("{matrix}\n"));
-        return Ok(0);
+        return Ok(print_matrix(session, &candidates));
     }
-
     say(&candidates_table(&candidates, records.len(), open.len()));
     if opts.dry_run {
         say("Dry run: nothing was destroyed, written or posted.\n");
         return Ok(0);
     }
+    let outcomes = remove(session, plan, &policy, &candidates);
+    Ok(publish(session, &candidates, &outcomes))
+}
 
+type Records = Vec<(Stage, Result<Option<Record>, String>)>;
+
+/// Every stage's record and the open pull requests: one listing of each
+/// for the whole sweep, however many stages.
+fn gather(session: &Session) -> Result<(Records, BTreeSet<PrNumber>), CommandError> {
+    let forge = session.forge().ok_or_else(|| {
+        CommandError::Usage(
+            "cleanup needs a GitHub token (github-token) to list the open pull requests".into(),
+        )
+    })?;
+    let records = session
+        .store
+        .records()?
+        .into_iter()
+        .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
+        .collect();
+    let open = forge
+        .open_pulls()
+        .map_err(|e| CommandError::Failed(e.to_string()))?
+        .into_iter()
+        .collect();
+    Ok((records, open))
+}
+
+/// The stages to destroy as a GitHub Actions matrix, on stdout and as the
+/// `matrix` output.
+fn print_matrix(session: &Session, candidates: &[Candidate]) -> u8 {
+    let include: Vec<_> = candidates
+        .iter()
+        .filter(|c| c.verdict == Verdict::Destroy)
+        .map(|c| json!({ "stage": c.stage }))
+        .collect();
+    let matrix = json!({ "include": include }).to_string();
+    if let Err(e) = session.actions.set_outputs(&[("matrix", matrix.clone())]) {
+        tracing::warn!("could not write the matrix output: {e}");
+    }
+    say(&format!("{matrix}\n"));
+    0
+}
+
+/// Forgets expired tombstones and destroys the stages to destroy.
+fn remove(
+    session: &Session,
+    plan: &Plan,
+    policy: &Policy<'_>,
+    candidates: &[Candidate],
+) -> Outcomes {
     let mut outcomes = Outcomes {
         destroyed: Vec::new(),
         failed: Vec::new(),
@@ -130,7 +163,11 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
             Err(e) => outcomes.failed.push((c.stage.clone(), e)),
         }
     }
-    for (stage, report) in destroy_all(session, plan, &policy, &to_destroy) {
+    let to_destroy: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.verdict == Verdict::Destroy)
+        .collect();
+    for (stage, report) in destroy_all(session, plan, policy, &to_destroy) {
         match report {
             Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
             Ok(r) if r.result == Outcome::Skipped => outcomes.kept.push((stage, r.message)),
@@ -151,8 +188,12 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
             Err(e) => outcomes.failed.push((stage, e.to_string())),
         }
     }
+    outcomes
+}
 
-    let summary = results_markdown(&candidates, &outcomes);
+/// The sweep's summary, step outputs and exit code.
+fn publish(session: &Session, candidates: &[Candidate], outcomes: &Outcomes) -> u8 {
+    let summary = results_markdown(candidates, outcomes);
     say(&format!("\n{summary}"));
     if let Err(e) = session.actions.summary(&summary) {
         tracing::warn!("could not write the job summary: {e}");
@@ -173,16 +214,15 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         tracing::warn!("could not write the step outputs: {e}");
     }
     if outcomes.failed.is_empty() {
-        Ok(0)
-    } else {
-        let msg = format!(
-            "the sweep could not remove {} stage(s)",
-            outcomes.failed.len()
-        );
-        session.actions.error(&msg);
-        crate::cli::print_error(&msg);
-        Ok(1)
+        return 0;
     }
+    let msg = format!(
+        "the sweep could not remove {} stage(s)",
+        outcomes.failed.len()
+    );
+    session.actions.error(&msg);
+    super::print_error(&msg);
+    1
 }
 
 /// Removes an expired tombstone, if it is still one when looked at under
@@ -213,80 +253,99 @@ fn destroy_all(
     sweep: &Plan,
     policy: &Policy<'_>,
     stages: &[&Candidate],
-) -> Vec<(Stage, Result<Report, CliError>)> {
-    let queue: Mutex<VecDeque<&Candidate>> = Mutex::new(stages.iter().copied().collect());
-    let results = Mutex::new(Vec::new());
+) -> Vec<(Stage, Result<Report, CommandError>)> {
+    let work = Work {
+        session,
+        sweep,
+        policy,
+        queue: Mutex::new(stages.iter().copied().collect()),
+        results: Mutex::new(Vec::new()),
+    };
     let workers = session.config.max_parallel.min(stages.len()).max(1);
     std::thread::scope(|scope| {
         for worker in 0..workers {
-            let (queue, results) = (&queue, &results);
-            scope.spawn(move || {
-                let app = &session.app_dir;
-                // Worker 0 starts in the app itself; the others in shadows.
-                let mut dir = app.clone();
-                if worker > 0 {
-                    match shadow_app(app, worker) {
-                        Ok(d) => dir = d,
-                        Err(e) => {
-                            tracing::warn!(
-                                "worker {worker}: cannot make a copy of the app folder: {e}"
-                            );
-                            return;
-                        }
-                    }
-                }
-                loop {
-                    let next = queue.lock().ok().and_then(|mut q| q.pop_front());
-                    let Some(c) = next else { break };
-                    if session.cancel.received().is_some() {
-                        break;
-                    }
-                    let report = destroy_one(session, sweep, policy, c, &dir);
-                    let kept = report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
-                    if let Ok(mut r) = results.lock() {
-                        r.push((c.stage.clone(), report));
-                    }
-                    if kept {
-                        // That folder holds state that could not be saved:
-                        // it stays as it is, where the report says, and the
-                        // worker goes on in a fresh one.
-                        if dir != *app {
-                            tracing::error!(
-                                "the sweep worker's folder {} is kept: it holds state that could not be saved",
-                                dir.display()
-                            );
-                        }
-                        match shadow_app(app, worker) {
-                            Ok(d) => dir = d,
-                            Err(e) => {
-                                tracing::warn!(
-                                    "worker {worker}: cannot make a copy of the app folder: {e}"
-                                );
-                                return;
-                            }
-                        }
-                    }
-                }
-                if dir != *app {
-                    remove_shadow(app, &dir);
-                }
-            });
+            let work = &work;
+            scope.spawn(move || work.run(worker));
         }
     });
-    let mut out = results.into_inner().unwrap_or_default();
+    let mut out = work.results.into_inner().unwrap_or_default();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     // A cancelled sweep reports what it did not get to.
-    if let Ok(rest) = queue.into_inner() {
+    if let Ok(rest) = work.queue.into_inner() {
         for c in rest {
             out.push((
                 c.stage.clone(),
-                Err(CliError::Failed(
+                Err(CommandError::Failed(
                     "not attempted: the sweep was cancelled".into(),
                 )),
             ));
         }
     }
     out
+}
+
+/// What the sweep's workers share: the stages left, and what became of
+/// those done.
+struct Work<'a> {
+    session: &'a Session,
+    sweep: &'a Plan,
+    policy: &'a Policy<'a>,
+    queue: Mutex<VecDeque<&'a Candidate>>,
+    results: Mutex<Vec<(Stage, Result<Report, CommandError>)>>,
+}
+
+impl Work<'_> {
+    /// One worker: takes stages off the queue until it is empty or the
+    /// sweep is cancelled. Worker 0 works in the app itself; the others in
+    /// shadows of it.
+    fn run(&self, worker: usize) {
+        let app = &self.session.app_dir;
+        let mut dir = app.clone();
+        if worker > 0 {
+            let Some(d) = self.fresh_dir(worker) else {
+                return;
+            };
+            dir = d;
+        }
+        loop {
+            let next = self.queue.lock().ok().and_then(|mut q| q.pop_front());
+            let Some(c) = next else { break };
+            if self.session.cancel.received().is_some() {
+                break;
+            }
+            let report = destroy_one(self.session, self.sweep, self.policy, c, &dir);
+            let kept = report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
+            if let Ok(mut r) = self.results.lock() {
+                r.push((c.stage.clone(), report));
+            }
+            if kept {
+                // That folder holds state that could not be saved: it stays
+                // as it is, where the report says, and the worker goes on
+                // in a fresh one.
+                if dir != *app {
+                    tracing::error!(
+                        "the sweep worker's folder {} is kept: it holds state that could not be saved",
+                        dir.display()
+                    );
+                }
+                let Some(d) = self.fresh_dir(worker) else {
+                    return;
+                };
+                dir = d;
+            }
+        }
+        if dir != *app {
+            remove_shadow(app, &dir);
+        }
+    }
+
+    fn fresh_dir(&self, worker: usize) -> Option<PathBuf> {
+        shadow_app(&self.session.app_dir, worker)
+            .map_err(|e| {
+                tracing::warn!("worker {worker}: cannot make a copy of the app folder: {e}")
+            })
+            .ok()
+    }
 }
 
 /// One stage's destroy, judged again under its lock: the listing is
@@ -297,7 +356,7 @@ fn destroy_one(
     policy: &Policy<'_>,
     c: &Candidate,
     dir: &Path,
-) -> Result<Report, CliError> {
+) -> Result<Report, CommandError> {
     let config = &session.config;
     let plan = plan::sweep_destroy(sweep, config, &session.facts(), &c.stage, c.pr, &c.reason);
     say(&format!(
@@ -314,7 +373,15 @@ fn destroy_one(
         Ok(cleanup::recheck(sweep, config, &facts, c, replaced, &now))
     };
     session.preflight(&plan)?;
-    session.execute_with(&plan, dir.to_path_buf(), Some(&recheck))
+    let started = std::time::Instant::now();
+    let report = session.execute_with(&plan, dir.to_path_buf(), Some(&recheck));
+    // One line per stage as it ends: a sweep of many stages shows progress.
+    let line = match &report {
+        Ok(r) => super::run::result_line(r, started.elapsed()),
+        Err(e) => format!("✘ {}: {}", c.stage, crate::render::term(&e.to_string())),
+    };
+    say(&format!("{line}\n"));
+    report
 }
 
 /// A folder that looks like the app (every entry linked) but has its own

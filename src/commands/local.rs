@@ -4,13 +4,22 @@
 
 use super::run::carry_out;
 use super::session::Session;
-use super::{load_config, manual_event, var, Env};
-use crate::cli::{CliError, LocalArgs};
-use crate::config::Command;
+use super::{load_config, manual_event, var, CommandError, Env};
+use crate::config::{Command, FlagValues};
 use crate::stage;
 
-pub fn command(command: Command, args: &LocalArgs, env: &Env) -> Result<u8, CliError> {
-    let mut config = load_config(&args.config, env)?;
+/// `alchemy-ci deploy|destroy|read`.
+#[derive(Debug, Clone)]
+pub struct LocalArgs {
+    pub command: Command,
+    /// One JSON document on stdout; everything else on stderr.
+    pub json: bool,
+    pub flags: FlagValues,
+}
+
+pub fn command(args: &LocalArgs, env: &Env) -> Result<u8, CommandError> {
+    let command = args.command;
+    let mut config = load_config(&args.flags, env)?;
     let flag = config.stage.as_ref().map(|s| s.to_string());
     let (stage, from) = stage::resolve_local(
         flag.as_deref(),
@@ -19,12 +28,11 @@ pub fn command(command: Command, args: &LocalArgs, env: &Env) -> Result<u8, CliE
         var(env, "USERNAME").as_deref(),
         &config.stage_prefix,
     )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
     config.command = command;
     config.stage = Some(stage.clone());
     let event = manual_event(&command.to_string(), env);
-    let mut session = Session::open(config, env, &event)?;
-    session.json = args.json;
+    let session = Session::open_with(config, env, &event, args.json)?;
     let facts = session.facts();
     carry_out(
         &session,

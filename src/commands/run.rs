@@ -5,16 +5,23 @@
 
 use super::cleanup::{self, SweepOptions};
 use super::session::{say, Session};
-use super::{load_inputs, status, Env};
+use super::{load_inputs, status, CommandError, Env, EventArgs};
 use crate::actions::Actions;
-use crate::cli::{CliError, RunArgs};
+use crate::config::FlagValues;
 use crate::event::{Event, Payload};
 use crate::execute::{Outcome, Report};
 use crate::github::comment::{self, CommentInput, CommentStatus};
 use crate::plan::{self, Action, Facts, Plan};
 use crate::render;
 
-pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
+/// `alchemy-ci run`: the event and the input flags.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub event: EventArgs,
+    pub flags: FlagValues,
+}
+
+pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
     let result = run_inner(args, env);
     if let Err(e) = &result {
         // The workflow reads `result` whatever happened; an empty output
@@ -34,8 +41,8 @@ pub fn run(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
     result
 }
 
-fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CliError> {
-    let (event, config) = load_inputs(&args.event, &args.config, env)?;
+fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
+    let (event, config) = load_inputs(&args.event, &args.flags, env)?;
     let session = Session::open(config, env, &event)?;
     let mut facts = session.facts();
     // A stale or closed PR's event is skipped here without touching the
@@ -55,7 +62,7 @@ pub fn carry_out(
     event: &Event,
     mut facts: Facts,
     note: Option<&str>,
-) -> Result<u8, CliError> {
+) -> Result<u8, CommandError> {
     let mut plan = plan::decide(event, &session.config, &facts)?;
     // Reading a stage the store does not hold is bad input, refused before
     // anything is printed; a read is worth the extra look.
@@ -71,6 +78,7 @@ pub fn carry_out(
     }
     session.say(&render::plan(&plan));
 
+    let started = std::time::Instant::now();
     let report = match plan.action {
         Action::Deploy | Action::Destroy | Action::Read => {
             let recheck = session.decide_again(event, plan.pr);
@@ -80,7 +88,7 @@ pub fn carry_out(
         Action::Cleanup => return cleanup::sweep(session, &plan, &SweepOptions::default()),
         Action::Status => return status::show(session, false),
     };
-    session.say(&summary(&report));
+    session.say(&summary(&report, started.elapsed()));
     if session.json {
         say(&format!("{}\n", render::json(&report)));
     }
@@ -189,14 +197,22 @@ fn comment_text(s: &str) -> String {
     crate::github::markdown::text(s)
 }
 
-pub fn summary(r: &Report) -> String {
-    let mut out = String::from("\n");
-    let mark = match r.result {
-        Outcome::Success => "✔",
-        Outcome::Failure => "✘",
-        Outcome::Skipped => "–",
-    };
-    out.push_str(&format!("{mark} {}\n", render::term(&r.message)));
+/// The one line that says how a stage's run ended and how long it took:
+/// `✔ deployed pr-9 in 41 s`.
+pub fn result_line(r: &Report, took: std::time::Duration) -> String {
+    let message = render::term(&r.message);
+    let took = render::took(took);
+    match r.result {
+        Outcome::Success => format!("✔ {message} in {took}"),
+        Outcome::Failure => format!("✘ {message} (after {took})"),
+        Outcome::Skipped => format!("– {message}"),
+    }
+}
+
+/// What a person reads after a run: the result line, then its notes, URLs
+/// and whatever was left behind.
+pub fn summary(r: &Report, took: std::time::Duration) -> String {
+    let mut out = format!("\n{}\n", result_line(r, took));
     for n in &r.notes {
         out.push_str(&format!("  note: {}\n", render::term(n)));
     }

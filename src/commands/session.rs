@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
-use super::{run_context, var, Env};
+use super::{run_context, var, CommandError, Env};
 use crate::actions::Actions;
 use crate::alchemy::{self, Detected};
 use crate::cancel::Cancel;
-use crate::cli::CliError;
 use crate::config::{Config, StateStoreSpec};
 use crate::event::Event;
 use crate::execute::{self, ProcessRunner, Recheck, Report, Runtime};
@@ -64,11 +63,25 @@ pub struct Session {
 impl Session {
     /// Sets up everything a run needs, checking the configuration first.
     /// Secrets are masked before anything is printed.
-    pub fn open(config: Config, env: &Env, event: &Event) -> Result<Self, CliError> {
+    pub fn open(config: Config, env: &Env, event: &Event) -> Result<Self, CommandError> {
+        Self::open_with(config, env, event, false)
+    }
+
+    /// [`Session::open`] for a command whose stdout is one JSON document
+    /// when `json`: from the first mask on, nothing else is written there.
+    pub fn open_with(
+        config: Config,
+        env: &Env,
+        event: &Event,
+        json: bool,
+    ) -> Result<Self, CommandError> {
         // Caught from here on: a cancelled job must still save its state.
         let cancel = Cancel::install()
-            .map_err(|e| CliError::Failed(format!("cannot watch for signals: {e}")))?;
-        let actions = Actions::from_env(env);
+            .map_err(|e| CommandError::Failed(format!("cannot watch for signals: {e}")))?;
+        let mut actions = Actions::from_env(env);
+        if json {
+            actions.commands_on_stderr();
+        }
         for t in [&config.github_token, &config.state_token]
             .into_iter()
             .flatten()
@@ -96,7 +109,7 @@ impl Session {
             forge,
             run,
             alchemy,
-            json: false,
+            json,
             lease,
             clock: SystemClock::default(),
         })
@@ -126,13 +139,13 @@ impl Session {
     }
 
     /// What can be checked before a stage is locked; see [`preflight`].
-    pub fn preflight(&self, plan: &Plan) -> Result<(), CliError> {
+    pub fn preflight(&self, plan: &Plan) -> Result<(), CommandError> {
         preflight(plan, &self.app_dir, &self.env, &self.actions)
     }
 
     /// Executes a deploy, destroy or read plan in `app_dir` as planned;
     /// call [`Session::preflight`] on the plan first.
-    pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CliError> {
+    pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CommandError> {
         self.execute_with(plan, app_dir, None)
     }
 
@@ -212,7 +225,7 @@ impl Session {
         plan: &Plan,
         app_dir: PathBuf,
         recheck: Option<Recheck<'_>>,
-    ) -> Result<Report, CliError> {
+    ) -> Result<Report, CommandError> {
         let run_url = self.run.run_url();
         let gone = |l: &Lease| self.holder_gone(l);
         let rt = Runtime {
@@ -246,12 +259,12 @@ impl Session {
 
 /// The lease's times: the defaults, or what the testing hook
 /// [`LEASE_TEST_HOOK`] sets.
-fn lease_options(env: &Env) -> Result<LeaseOptions, CliError> {
+fn lease_options(env: &Env) -> Result<LeaseOptions, CommandError> {
     let mut o = LeaseOptions::default();
     let Some(hook) = var(env, LEASE_TEST_HOOK) else {
         return Ok(o);
     };
-    let bad = |m: String| CliError::Usage(format!("{LEASE_TEST_HOOK}: {m}"));
+    let bad = |m: String| CommandError::Usage(format!("{LEASE_TEST_HOOK}: {m}"));
     for pair in hook.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = pair
             .split_once('=')
@@ -281,7 +294,7 @@ fn open_forge(
     config: &Config,
     env: &Env,
     repository: &Option<String>,
-) -> Result<Option<GitHub>, CliError> {
+) -> Result<Option<GitHub>, CommandError> {
     let Some(token) = &config.github_token else {
         return Ok(None);
     };
@@ -293,20 +306,20 @@ fn open_forge(
     };
     let api = var(env, "GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
     let client = Client::new(&api, token.clone(), RetryPolicy::default())
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .map_err(|e| CommandError::Usage(e.to_string()))?;
     GitHub::new(client, repo)
         .map(|g| Some(g.with_comment_author(config.comment_author.clone())))
-        .map_err(|e| CliError::Usage(e.to_string()))
+        .map_err(|e| CommandError::Usage(e.to_string()))
 }
 
 /// The app's folder, which must exist: a typo here would otherwise show up
 /// as a confusing Alchemy error after the stage was locked.
-fn app_dir(config: &Config) -> Result<PathBuf, CliError> {
+fn app_dir(config: &Config) -> Result<PathBuf, CommandError> {
     let wd = &config.working_directory;
     let abs = std::path::absolute(wd)
-        .map_err(|e| CliError::Usage(format!("working-directory {}: {e}", wd.display())))?;
+        .map_err(|e| CommandError::Usage(format!("working-directory {}: {e}", wd.display())))?;
     if !abs.is_dir() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "working-directory {} is not a folder",
             wd.display()
         )));
@@ -314,7 +327,7 @@ fn app_dir(config: &Config) -> Result<PathBuf, CliError> {
     Ok(abs)
 }
 
-fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliError> {
+fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CommandError> {
     match &config.state_store {
         StateStoreSpec::Dir(p) => Ok(Box::new(DirStore::new(p))),
         StateStoreSpec::S3 { bucket, prefix } => {
@@ -352,7 +365,7 @@ fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliErro
                 (Some(r), _) => format!("{}/{r}.git", server.trim_end_matches('/')),
                 (None, Some(r)) => format!("{}/{r}.git", server.trim_end_matches('/')),
                 (None, None) => {
-                    return Err(CliError::Usage(
+                    return Err(CommandError::Usage(
                         "state-store git needs a repository: set GITHUB_REPOSITORY or the state-repo input".into(),
                     ))
                 }
@@ -366,7 +379,7 @@ fn open_store(config: &Config, env: &Env) -> Result<Box<dyn StateStore>, CliErro
                 token,
                 ref_prefix: config.state_ref_prefix.clone(),
             })
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| CommandError::Usage(e.to_string()))?;
             Ok(Box::new(store))
         }
     }
@@ -380,14 +393,14 @@ fn preflight(
     app_dir: &std::path::Path,
     env: &Env,
     actions: &Actions,
-) -> Result<(), CliError> {
+) -> Result<(), CommandError> {
     for step in &plan.steps {
         if let StepKind::RunAlchemy {
             argv, env: vars, ..
         } = &step.kind
         {
             let resolved =
-                crate::config::resolve_env(vars, &|k| var(env, k)).map_err(CliError::Usage)?;
+                crate::config::resolve_env(vars, &|k| var(env, k)).map_err(CommandError::Usage)?;
             for (k, v) in vars {
                 if let (crate::config::EnvValue::FromEnv { secret: true, .. }, Some(value)) =
                     (v, resolved.get(k))
@@ -404,7 +417,8 @@ fn preflight(
                 actions_group: None,
                 stdout_to_stderr: false,
             };
-            alchemy::process::resolve_program(&inv).map_err(|e| CliError::Failed(e.to_string()))?;
+            alchemy::process::resolve_program(&inv)
+                .map_err(|e| CommandError::Failed(e.to_string()))?;
         }
     }
     Ok(())

@@ -4,36 +4,51 @@
 
 use std::io::Write as _;
 
-use super::{load_inputs, run_context, Env};
-use crate::cli::{CliError, PrState, RecordArg, SimulateArgs};
+use super::{load_inputs, run_context, CommandError, Env, EventArgs};
+use crate::config::FlagValues;
 use crate::event::{CommitSha, Payload};
 use crate::plan::{self, Facts, LivePr, RecordFacts};
 use crate::record::RecordStatus;
 use crate::{alchemy, render};
 
-pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CliError> {
-    let (event, config) = load_inputs(&args.event, &args.config, env)?;
+/// `alchemy-ci simulate`: the event, the input flags, and the facts a run
+/// would look up, as far as they are given.
+#[derive(Debug, Clone, Default)]
+pub struct SimulateArgs {
+    pub event: EventArgs,
+    /// The plan as one JSON object.
+    pub json: bool,
+    /// Plan as if no token were at hand.
+    pub no_token: bool,
+    /// The PR's live state: open (`true`) or closed.
+    pub pr_open: Option<bool>,
+    /// The PR's live head, when not the event's.
+    pub pr_head: Option<String>,
+    /// The stage's stored record: its status, or `None` for no record.
+    pub record: Option<Option<RecordStatus>>,
+    pub flags: FlagValues,
+}
+
+pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CommandError> {
+    let (event, config) = load_inputs(&args.event, &args.flags, env)?;
     let head = match &event.payload {
         Payload::PullRequest(pr) => Some(pr.head_sha.clone()),
         _ => None,
     };
-    let live_pr = match args.pr_state {
+    let live_pr = match args.pr_open {
         None => None,
-        Some(state) => {
+        Some(open) => {
             let head_sha = match &args.pr_head {
                 Some(s) => CommitSha::parse(s).ok_or_else(|| {
-                    CliError::Usage(format!("--pr-head: {s:?} is not a commit SHA"))
+                    CommandError::Usage(format!("--pr-head: {s:?} is not a commit SHA"))
                 })?,
                 None => head.ok_or_else(|| {
-                    CliError::Usage(
+                    CommandError::Usage(
                         "--pr-state needs --pr-head for an event without a pull request".into(),
                     )
                 })?,
             };
-            Some(LivePr {
-                open: matches!(state, PrState::Open),
-                head_sha,
-            })
+            Some(LivePr { open, head_sha })
         }
     };
     let facts = Facts {
@@ -63,15 +78,9 @@ pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CliError> {
     Ok(())
 }
 
-fn record_facts(r: RecordArg) -> RecordFacts {
-    let status = match r {
-        RecordArg::Missing => return RecordFacts::Missing,
-        RecordArg::Deploying => RecordStatus::Deploying,
-        RecordArg::Deployed => RecordStatus::Deployed,
-        RecordArg::Failed => RecordStatus::Failed,
-        RecordArg::Destroying => RecordStatus::Destroying,
-        RecordArg::Destroyed => RecordStatus::Destroyed,
-        RecordArg::DestroyFailed => RecordStatus::DestroyFailed,
+fn record_facts(r: Option<RecordStatus>) -> RecordFacts {
+    let Some(status) = r else {
+        return RecordFacts::Missing;
     };
     // A record left by a PR close is the case the flag exists to show.
     let tombstone = status == RecordStatus::Destroyed;

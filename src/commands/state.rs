@@ -4,36 +4,53 @@
 use std::fmt::Write as _;
 
 use super::session::{say, Session};
-use super::{status, var};
-use crate::cli::{CliError, StateArgs, StateCmd};
+use super::{status, var, CommandError};
+use crate::config::FlagValues;
 use crate::record::Lease;
 use crate::stage::Stage;
 use crate::state::lease::{self, Acquire, Holder, LeaseError, Unlocked};
 
-pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CliError> {
-    let config = super::load_config(&args.config, env)?;
-    let stage_of =
-        |s: &str| Stage::parse(s, &config.stage_prefix).map_err(|e| CliError::Usage(e.to_string()));
-    let target = match &args.command {
-        StateCmd::List => None,
-        StateCmd::Show { stage } | StateCmd::Rm { stage, .. } | StateCmd::Unlock { stage, .. } => {
-            Some(stage_of(stage)?)
-        }
+/// `alchemy-ci state …`.
+#[derive(Debug, Clone)]
+pub struct StateArgs {
+    pub action: StateAction,
+    pub flags: FlagValues,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateAction {
+    List,
+    Show { stage: String },
+    Rm { stage: String, force: bool },
+    Unlock { stage: String, force: bool },
+}
+
+pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let config = super::load_config(&args.flags, env)?;
+    super::existing_store(&config)?;
+    let stage_of = |s: &str| {
+        Stage::parse(s, &config.stage_prefix).map_err(|e| CommandError::Usage(e.to_string()))
+    };
+    let target = match &args.action {
+        StateAction::List => None,
+        StateAction::Show { stage }
+        | StateAction::Rm { stage, .. }
+        | StateAction::Unlock { stage, .. } => Some(stage_of(stage)?),
     };
     let event = super::manual_event("state", env);
     let session = Session::open(config, env, &event)?;
-    match (&args.command, target) {
-        (StateCmd::Show { .. }, Some(stage)) => show(&session, &stage),
-        (StateCmd::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
-        (StateCmd::Unlock { force, .. }, Some(stage)) => unlock(&session, &stage, *force),
+    match (&args.action, target) {
+        (StateAction::Show { .. }, Some(stage)) => show(&session, &stage),
+        (StateAction::Rm { force, .. }, Some(stage)) => rm(&session, &stage, *force),
+        (StateAction::Unlock { force, .. }, Some(stage)) => unlock(&session, &stage, *force),
         _ => status::show(&session, false),
     }
 }
 
-fn show(session: &Session, stage: &Stage) -> Result<u8, CliError> {
+fn show(session: &Session, stage: &Stage) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",
             session.store.describe()
         )));
@@ -55,16 +72,16 @@ fn show(session: &Session, stage: &Stage) -> Result<u8, CliError> {
 
 /// Removing a stage whose state still lists resources would orphan them:
 /// refused unless forced.
-fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
+fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",
             session.store.describe()
         )));
     }
     if !loaded.snapshot.files.is_empty() && !force {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} still records {} state file(s) of live resources; destroy it first, or pass --force to forget them (the resources stay and are no longer tracked)",
             loaded.snapshot.files.len()
         )));
@@ -76,7 +93,7 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
         .and_then(|r| r.lock.as_ref())
     {
         if !force {
-            return Err(CliError::Usage(format!(
+            return Err(CommandError::Usage(format!(
                 "stage {stage} is locked by {} until {}; pass --force to remove it anyway",
                 lock.holder, lock.expires_at
             )));
@@ -93,9 +110,9 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
 /// Removes only the stage's lock: its state files and the rest of its
 /// record stay, and the record notes who unlocked it. A holder that looks
 /// alive is refused unless `force`.
-fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError> {
+fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
     if session.store.load(stage)?.snapshot.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",
             session.store.describe()
         )));
@@ -128,9 +145,9 @@ fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CliError>
             say(&format!("stage {stage} is not locked\n"));
             Ok(0)
         }
-        Err(e @ LeaseError::Alive { .. }) => Err(CliError::Usage(e.to_string())),
-        Err(LeaseError::Store(e)) => Err(CliError::Store(e)),
-        Err(e) => Err(CliError::Failed(e.to_string())),
+        Err(e @ LeaseError::Alive { .. }) => Err(CommandError::Usage(e.to_string())),
+        Err(LeaseError::Store(e)) => Err(CommandError::Store(e)),
+        Err(e) => Err(CommandError::Failed(e.to_string())),
     }
 }
 

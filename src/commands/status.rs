@@ -5,16 +5,27 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::session::{say, Session};
-use crate::cli::CliError;
+use super::CommandError;
+use crate::config::FlagValues;
 use crate::render::term;
 use crate::time::Timestamp;
 
+/// `alchemy-ci status`.
+#[derive(Debug, Clone, Default)]
+pub struct StatusArgs {
+    /// One JSON array on stdout.
+    pub json: bool,
+    /// Run every deployed stage's read phase first.
+    pub refresh: bool,
+    pub flags: FlagValues,
+}
+
 /// `alchemy-ci status [--refresh]`.
-pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, CliError> {
-    let config = super::load_config(&args.config, env)?;
+pub fn command(args: &StatusArgs, env: &super::Env) -> Result<u8, CommandError> {
+    let config = super::load_config(&args.flags, env)?;
+    super::existing_store(&config)?;
     let event = super::manual_event("status", env);
-    let mut session = Session::open(config, env, &event)?;
-    session.json = args.json;
+    let mut session = Session::open_with(config, env, &event, args.json)?;
     let refreshed = if args.refresh {
         refresh(&mut session, env)?
     } else {
@@ -26,7 +37,7 @@ pub fn command(args: &crate::cli::StatusArgs, env: &super::Env) -> Result<u8, Cl
 
 /// Runs the read phase for every deployed stage, so the URLs shown are
 /// current; returns how many could not be read.
-fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CliError> {
+fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandError> {
     let deployed: Vec<_> = session
         .store
         .records()?
@@ -47,42 +58,32 @@ fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CliError> {
             tombstone: false,
         });
         let plan = crate::plan::decide(&event, &session.config, &facts)?;
-        let ok = session
+        session.say(&format!("\n→ READ stage {stage}\n"));
+        let started = std::time::Instant::now();
+        let report = session
             .preflight(&plan)
-            .and_then(|()| session.execute(&plan, session.app_dir.clone()))
-            .is_ok_and(|r| r.result == crate::execute::Outcome::Success);
-        if !ok {
+            .and_then(|()| session.execute(&plan, session.app_dir.clone()));
+        // One line per stage as it ends, so a long refresh shows progress.
+        let line = match &report {
+            Ok(r) => super::run::result_line(r, started.elapsed()),
+            Err(e) => format!(
+                "✘ could not read stage {stage}: {}",
+                crate::render::term(&e.to_string())
+            ),
+        };
+        session.say(&format!("{line}\n"));
+        if !report.is_ok_and(|r| r.result == crate::execute::Outcome::Success) {
             failed += 1;
-            session.say(&format!("could not read stage {stage}\n"));
         }
     }
     Ok(failed)
 }
 
-pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
+pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
     let records = session.store.records()?;
     let now = Timestamp::now();
     if as_json {
-        let rows: Vec<_> = records
-            .iter()
-            .map(|(stage, r)| match r {
-                Ok(Some(r)) => json!({
-                    "stage": stage,
-                    "pr": r.pr,
-                    "status": r.status,
-                    "head_sha": r.head_sha,
-                    "updated_at": r.updated_at,
-                    "age_seconds": now.since(r.updated_at).as_secs(),
-                    "urls": r.urls,
-                    "locked_by": r.lock.as_ref().map(|l| &l.holder),
-                    "error": r.error,
-                }),
-                Ok(None) => {
-                    json!({ "stage": stage, "status": null, "error": "state without a record" })
-                }
-                Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
-            })
-            .collect();
+        let rows: Vec<_> = records.iter().map(|(s, r)| json_row(s, r, now)).collect();
         say(&format!("{}\n", crate::render::json(&rows)));
         return Ok(0);
     }
@@ -97,43 +98,62 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CliError> {
         "STAGE", "PR", "STATUS", "COMMIT", "UPDATED"
     );
     for (stage, r) in &records {
-        match r {
-            Ok(Some(r)) => {
-                let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
-                let sha = r
-                    .head_sha
-                    .as_ref()
-                    .map(|s| s.short().to_owned())
-                    .unwrap_or_default();
-                let url = r.urls.first().map(|u| term(&u.url)).unwrap_or_default();
-                let locked = r
-                    .lock
-                    .as_ref()
-                    .map(|l| format!("  (locked by {})", term(&l.holder)))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}",
-                    stage.as_str(),
-                    r.status.as_str(),
-                    age(now.since(r.updated_at).as_secs())
-                );
-            }
-            Ok(None) => {
-                let _ = writeln!(out, "  {:<24} state without a record", stage.as_str());
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "  {:<24} unreadable: {}",
-                    stage.as_str(),
-                    term(&e.to_string())
-                );
-            }
-        }
+        out.push_str(&table_row(stage, r, now));
     }
     say(&out);
     Ok(0)
+}
+
+type Row = Result<Option<crate::record::Record>, crate::state::StoreError>;
+
+fn json_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> serde_json::Value {
+    match r {
+        Ok(Some(r)) => json!({
+            "stage": stage,
+            "pr": r.pr,
+            "status": r.status,
+            "head_sha": r.head_sha,
+            "updated_at": r.updated_at,
+            "age_seconds": now.since(r.updated_at).as_secs(),
+            "urls": r.urls,
+            "locked_by": r.lock.as_ref().map(|l| &l.holder),
+            "error": r.error,
+        }),
+        Ok(None) => json!({ "stage": stage, "status": null, "error": "state without a record" }),
+        Err(e) => json!({ "stage": stage, "status": null, "error": e.to_string() }),
+    }
+}
+
+fn table_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> String {
+    let r = match r {
+        Ok(Some(r)) => r,
+        Ok(None) => return format!("  {:<24} state without a record\n", stage.as_str()),
+        Err(e) => {
+            return format!(
+                "  {:<24} unreadable: {}\n",
+                stage.as_str(),
+                term(&e.to_string())
+            )
+        }
+    };
+    let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
+    let sha = r
+        .head_sha
+        .as_ref()
+        .map(|s| s.short().to_owned())
+        .unwrap_or_default();
+    let url = r.urls.first().map(|u| term(&u.url)).unwrap_or_default();
+    let locked = r
+        .lock
+        .as_ref()
+        .map(|l| format!("  (locked by {})", term(&l.holder)))
+        .unwrap_or_default();
+    format!(
+        "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}\n",
+        stage.as_str(),
+        r.status.as_str(),
+        age(now.since(r.updated_at).as_secs())
+    )
 }
 
 fn age(secs: u64) -> String {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::StageRun;
+use super::{StageRun, StepError};
 use crate::alchemy::verify::Verification;
 use crate::github::client::ForgeError;
 use crate::github::comment::{self, CommentInput, CommentStatus, NamedUrl};
@@ -39,7 +39,7 @@ impl<'e> StageRun<'e, '_> {
 
     /// A GitHub failure never fails the run: it is a warning. A token that
     /// may not write (a fork's read-only token) is told once, then left alone.
-    fn forge_warning(&mut self, what: &str, e: &ForgeError) {
+    pub(super) fn forge_warning(&mut self, what: &str, e: &ForgeError) {
         let msg = if matches!(e, ForgeError::Forbidden { .. }) {
             self.forge_off = true;
             format!("could not {what}: {e}; nothing more will be posted in this run (a read-only token, as forks get?)")
@@ -51,12 +51,12 @@ impl<'e> StageRun<'e, '_> {
         self.warnings.push(msg);
     }
 
-    pub(super) fn create_deployment(&mut self, environment: &Stage) {
+    pub(super) fn create_deployment(&mut self, environment: &Stage) -> Result<(), StepError> {
         let Some(sha) = self.plan.commit.clone() else {
-            return;
+            return Ok(());
         };
         let Some(forge) = self.forge() else {
-            return;
+            return Ok(());
         };
         let description = match self.plan.pr {
             Some(pr) => format!("Preview of PR #{pr} by alchemy-ci"),
@@ -77,18 +77,19 @@ impl<'e> StageRun<'e, '_> {
                     )
                     .map(|()| id)
             });
-        match created {
-            Ok(id) => self.deployment = Some(id),
-            Err(e) => self.forge_warning("create the deployment", &e),
-        }
+        self.deployment = Some(created.map_err(|source| StepError::Forge {
+            what: "create the deployment",
+            source,
+        })?);
+        Ok(())
     }
 
-    pub(super) fn deployment_result(&mut self, environment: &Stage) {
+    pub(super) fn deployment_result(&mut self, environment: &Stage) -> Result<(), StepError> {
         let Some(id) = self.deployment else {
-            return;
+            return Ok(());
         };
         let Some(forge) = self.forge() else {
-            return;
+            return Ok(());
         };
         let ok = self.failure.is_none();
         let status = DeploymentStatus {
@@ -105,26 +106,46 @@ impl<'e> StageRun<'e, '_> {
                 format!("Deploy of {environment} failed")
             },
         };
-        if let Err(e) = forge.deployment_status(id, &status) {
-            self.forge_warning("update the deployment", &e);
-        }
+        forge
+            .deployment_status(id, &status)
+            .map_err(|source| StepError::Forge {
+                what: "update the deployment",
+                source,
+            })
     }
 
-    pub(super) fn deactivate_deployments(&mut self, environment: &Stage) {
-        if let Some(forge) = self.forge() {
-            if let Err(e) = forge.deactivate_deployments(environment) {
-                self.forge_warning("mark the deployments inactive", &e);
-            }
-        }
+    pub(super) fn deactivate_deployments(&mut self, environment: &Stage) -> Result<(), StepError> {
+        let Some(forge) = self.forge() else {
+            return Ok(());
+        };
+        forge
+            .deactivate_deployments(environment)
+            .map(|_| ())
+            .map_err(|source| StepError::Forge {
+                what: "mark the deployments inactive",
+                source,
+            })
     }
 
-    pub(super) fn post_comment(&mut self, status: CommentStatus) {
+    pub(super) fn post_comment(&mut self, status: CommentStatus) -> Result<(), StepError> {
         let Some(number) = self.plan.pr else {
-            return;
+            return Ok(());
         };
         let Some(forge) = self.forge() else {
-            return;
+            return Ok(());
         };
+        let body = self.comment_body(status);
+        forge
+            .upsert_comment(number, &self.stage, &body)
+            .map(|_| ())
+            .map_err(|source| StepError::Forge {
+                what: "update the PR comment",
+                source,
+            })
+    }
+
+    /// The sticky comment for the stage in `status`.
+    fn comment_body(&self, status: CommentStatus) -> String {
         let finished = matches!(status, CommentStatus::Deployed | CommentStatus::Destroyed);
         let urls: Vec<NamedUrl> = match status {
             CommentStatus::Deployed | CommentStatus::Failed => self.urls.clone(),
@@ -143,7 +164,7 @@ impl<'e> StageRun<'e, '_> {
             .map(|f| f.tail.clone());
         let log_tail = match (&tail, &self.failure) {
             (Some(t), _) => Some(t.clone()),
-            (None, Some(f)) if !finished => Some(f.clone()),
+            (None, Some(f)) if !finished => Some(f.to_string()),
             _ => None,
         };
         let removed: Vec<String> = match status {
@@ -165,7 +186,7 @@ impl<'e> StageRun<'e, '_> {
             .and_then(Verification::reason)
             .filter(|_| status == CommentStatus::Destroyed)
             .map(str::to_owned);
-        let body = comment::render(&CommentInput {
+        comment::render(&CommentInput {
             stage: &self.stage,
             status,
             repo_url: self.rt.repo_url.clone(),
@@ -178,10 +199,7 @@ impl<'e> StageRun<'e, '_> {
             merged_into: merged.as_ref().map(|(s, u)| (s, u.as_deref())),
             note: note.as_deref(),
             unverified: unverified.as_deref(),
-        });
-        if let Err(e) = forge.upsert_comment(number, &self.stage, &body) {
-            self.forge_warning("update the PR comment", &e);
-        }
+        })
     }
 
     /// The branch stage a merge deploys to, with its URL when this store

@@ -3,7 +3,7 @@
 //! run's one final write that saves the state, the record and gives the
 //! lease back.
 
-use super::{runs_stage, Report, StageRun};
+use super::{runs_stage, Report, StageRun, StepError};
 use crate::plan::{Action, Plan, PlanError};
 use crate::record::RecordStatus;
 use crate::state::lease::{self, Acquire, Acquired, Held, Intent, Keeper, KeeperParts};
@@ -15,38 +15,14 @@ pub(super) enum Locked {
     /// Under the lock there was nothing to do; the stage is as it was.
     Done(Box<Report>),
     /// The lease could not be taken.
-    Failed(String),
+    Failed(StepError),
 }
 
 impl StageRun<'_, '_> {
     pub(super) fn lock(&mut self) -> Result<Locked, PlanError> {
-        let intent = Intent {
-            action: self.plan.action.as_str(),
-            status: match self.plan.action {
-                Action::Deploy => Some(RecordStatus::Deploying),
-                Action::Destroy => Some(RecordStatus::Destroying),
-                _ => None,
-            },
-            pr: self.plan.pr,
-            // Only a deploy makes a stage; a destroy or read of a stage the
-            // store does not hold writes nothing.
-            create: self.plan.action == Action::Deploy,
-        };
-        let cancel = self.cancel.clone();
-        let stop = move || cancel.received().is_some();
-        let acquire = Acquire {
-            store: self.rt.store,
-            stage: &self.stage,
-            holder: &self.rt.holder,
-            opts: &self.rt.lease,
-            clock: self.rt.clock,
-            stop: &stop,
-            gone: self.rt.holder_gone,
-        };
-        let held = match lease::acquire(&acquire, &intent) {
-            Ok(Acquired::Held(h)) => Some(*h),
-            Ok(Acquired::Absent) => None,
-            Err(e) => return Ok(Locked::Failed(e.to_string())),
+        let held = match self.take_lease() {
+            Ok(held) => held,
+            Err(e) => return Ok(Locked::Failed(e)),
         };
         let replaced = held
             .as_ref()
@@ -80,7 +56,7 @@ impl StageRun<'_, '_> {
             let mut report = Report::skipped(&plan);
             if let Err(e) = self.release(held) {
                 report.result = super::Outcome::Failure;
-                report.message = e;
+                report.message = e.to_string();
             }
             return Ok(Locked::Done(Box::new(report)));
         }
@@ -90,6 +66,43 @@ impl StageRun<'_, '_> {
         self.held = Some(held.current.clone());
         self.keep(held.current);
         Ok(Locked::Proceed)
+    }
+
+    /// Takes the stage's lease, waiting for another holder as long as the
+    /// options allow; `None` when the stage does not exist and this run
+    /// would not create it.
+    fn take_lease(&self) -> Result<Option<Held>, StepError> {
+        let intent = Intent {
+            action: self.plan.action.as_str(),
+            status: match self.plan.action {
+                Action::Deploy => Some(RecordStatus::Deploying),
+                Action::Destroy => Some(RecordStatus::Destroying),
+                _ => None,
+            },
+            pr: self.plan.pr,
+            // Only a deploy makes a stage; a destroy or read of a stage the
+            // store does not hold writes nothing.
+            create: self.plan.action == Action::Deploy,
+        };
+        let cancel = self.cancel.clone();
+        let stop = move || cancel.received().is_some();
+        let acquire = Acquire {
+            store: self.rt.store,
+            stage: &self.stage,
+            holder: &self.rt.holder,
+            opts: &self.rt.lease,
+            clock: self.rt.clock,
+            stop: &stop,
+            gone: self.rt.holder_gone,
+        };
+        match lease::acquire(&acquire, &intent) {
+            Ok(Acquired::Held(h)) => Ok(Some(*h)),
+            Ok(Acquired::Absent) => Ok(None),
+            Err(e) => {
+                let doing = format!("could not lock stage {}", self.stage);
+                Err(StepError::from_lease(e, &doing, &self.rt.store.describe()))
+            }
+        }
     }
 
     /// Says so when the decision made under the lock is not the one made
@@ -110,7 +123,7 @@ impl StageRun<'_, '_> {
     }
 
     /// Gives the lease back, leaving the stage as the lock write found it.
-    fn release(&self, held: Held) -> Result<(), String> {
+    fn release(&self, held: Held) -> Result<(), StepError> {
         lease::release_unchanged(
             self.rt.store,
             &self.stage,
@@ -119,9 +132,10 @@ impl StageRun<'_, '_> {
             self.rt.lease.max_conflicts,
         )
         .map_err(|e| {
-            let msg = format!("could not release stage {}'s lock: {e}", self.stage);
-            tracing::error!("{msg}");
-            msg
+            let doing = format!("could not release stage {}'s lock", self.stage);
+            let e = StepError::from_lease(e, &doing, &self.rt.store.describe());
+            tracing::error!("{e}");
+            e
         })
     }
 
@@ -141,14 +155,16 @@ impl StageRun<'_, '_> {
     /// The run's final write: its state files, its record and the release
     /// of its lease, in one compare-and-swap, never over a run that took
     /// the lease over.
-    pub(super) fn save(&mut self) -> Result<(), String> {
+    pub(super) fn save(&mut self) -> Result<(), StepError> {
         let stage = self.stage.clone();
         if let Some(keeper) = self.keeper.take() {
             match keeper.finish() {
                 Ok(current) => self.held = Some(current),
                 Err(why) => {
                     self.lost = Some(why.clone());
-                    return Err(format!("stage {stage}'s state was not saved: {why}"));
+                    return Err(StepError::Stopped(format!(
+                        "stage {stage}'s state was not saved: {why}"
+                    )));
                 }
             }
         }
@@ -180,11 +196,12 @@ impl StageRun<'_, '_> {
             }
             Err(e @ lease::LeaseError::Lost { .. }) => {
                 self.lost = Some(e.to_string());
-                Err(e.to_string())
+                Err(StepError::Busy(e))
             }
-            Err(e) => Err(format!(
-                "could not save stage {stage}'s state to {}: {e}",
-                self.rt.store.describe()
+            Err(e) => Err(StepError::from_lease(
+                e,
+                &format!("could not save stage {stage}'s state"),
+                &self.rt.store.describe(),
             )),
         }
     }

@@ -10,6 +10,7 @@
 //! Alchemy runs; whatever was there before is set aside and put back
 //! (`workdir.rs`).
 
+mod error;
 mod github;
 mod lock;
 pub mod runner;
@@ -38,6 +39,7 @@ use crate::state::lease::{Holder, Keeper, LeaseOptions};
 use crate::state::{Loaded, Snapshot, StateStore};
 use crate::time::Clock;
 
+pub use error::StepError;
 pub use runner::{ProcessRunner, Runner};
 
 /// Makes the decision again from the stage as the lock write found it.
@@ -179,7 +181,8 @@ struct StageRun<'e, 's> {
     collect_failed: bool,
     urls: Vec<NamedUrl>,
     remaining: Vec<String>,
-    failure: Option<String>,
+    /// The run's first failure; only `always` steps run after it.
+    failure: Option<StepError>,
     saved: bool,
     /// Why the run's state was not written: its lease was lost.
     lost: Option<String>,
@@ -237,7 +240,7 @@ impl<'e, 's> StageRun<'e, 's> {
             i += 1;
             if self.failure.is_none() {
                 if let Some(sig) = self.cancel.received() {
-                    self.failure = Some(self.stopped_by(sig));
+                    self.failure = Some(StepError::Stopped(self.stopped_by(sig)));
                 }
             }
             if let (Some(_), StepKind::AcquireLock { .. }) = (&self.failure, &step.kind) {
@@ -249,16 +252,7 @@ impl<'e, 's> StageRun<'e, 's> {
             }
             if let StepKind::AcquireLock { .. } = step.kind {
                 match self.lock()? {
-                    lock::Locked::Proceed => {
-                        // The plan made under the lock may differ: go on
-                        // after its own lock step.
-                        i = self
-                            .plan
-                            .steps
-                            .iter()
-                            .position(|s| matches!(s.kind, StepKind::AcquireLock { .. }))
-                            .map_or(i, |p| p + 1);
-                    }
+                    lock::Locked::Proceed => i = self.after_lock_step(i),
                     lock::Locked::Done(report) => return Ok(Some(*report)),
                     lock::Locked::Failed(e) => {
                         // Without the lock the run never held the stage:
@@ -271,14 +265,29 @@ impl<'e, 's> StageRun<'e, 's> {
                 }
                 continue;
             }
-            if let Err(e) = self.step(&step.kind) {
-                tracing::error!("{e}");
-                if self.failure.is_none() {
-                    self.failure = Some(e);
+            match self.step(&step.kind) {
+                Ok(()) => {}
+                // GitHub never fails a run.
+                Err(StepError::Forge { what, source }) => self.forge_warning(what, &source),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    if self.failure.is_none() {
+                        self.failure = Some(e);
+                    }
                 }
             }
         }
         Ok(None)
+    }
+
+    /// Where to go on after the lock: the plan made under the lock may
+    /// differ, so after its own lock step.
+    fn after_lock_step(&self, next: usize) -> usize {
+        self.plan
+            .steps
+            .iter()
+            .position(|s| matches!(s.kind, StepKind::AcquireLock { .. }))
+            .map_or(next, |p| p + 1)
     }
 
     fn stopped_by(&self, sig: i32) -> String {
@@ -294,42 +303,21 @@ impl<'e, 's> StageRun<'e, 's> {
         }
     }
 
-    fn step(&mut self, kind: &StepKind) -> Result<(), String> {
+    /// One step: each kind is a function of its own.
+    fn step(&mut self, kind: &StepKind) -> Result<(), StepError> {
         match kind {
             StepKind::RestoreState { .. } => self.restore(),
             StepKind::RunAlchemy {
                 phase, argv, env, ..
             } => self.run_alchemy(*phase, argv, env),
             StepKind::VerifyDestroyed { check, .. } => self.verify_destroyed(check.as_deref()),
-            StepKind::SaveState { .. } => {
-                // Only a run that started can have changed the state. When
-                // it never started (a restore that broke half-way, a program
-                // that would not spawn), the working tree may hold a partial
-                // copy, and the stored files stay the truth.
-                if let Some(finished) = &self.finished {
-                    let ok = finished.succeeded() && self.failure.is_none();
-                    let files = self.collect()?;
-                    if self.plan.action == Action::Deploy {
-                        self.found_state(&files, ok);
-                    }
-                }
-                Ok(())
-            }
+            StepKind::SaveState { .. } => self.collect_state(),
             StepKind::CollectUrls { .. } => {
-                let outputs = self
-                    .rt
-                    .outputs_file
-                    .as_ref()
-                    .and_then(|p| workdir::read_outputs(&self.rt.app_dir.join(p)));
-                self.urls = urls::collect(&self.final_files(), outputs.as_deref());
+                self.collect_urls();
                 Ok(())
             }
             StepKind::RefreshRecord { .. } => {
-                let (urls, now) = (self.urls.clone(), self.rt.clock.now());
-                if let Some(r) = self.record.as_mut() {
-                    r.urls = urls;
-                    r.updated_at = now;
-                }
+                self.refresh_record();
                 Ok(())
             }
             StepKind::WriteRecord {
@@ -339,57 +327,77 @@ impl<'e, 's> StageRun<'e, 's> {
                 ..
             } => self.write_record(*on_success, *on_failure, *tombstone),
             StepKind::ReleaseLock { .. } => self.save(),
-            StepKind::Comment { status } => {
-                self.post_comment(*status);
-                Ok(())
-            }
+            StepKind::Comment { status } => self.post_comment(*status),
             StepKind::CommentResult {
                 on_success,
                 on_failure,
-            } => {
-                let status = if self.failure.is_none() {
-                    *on_success
-                } else {
-                    *on_failure
-                };
-                self.post_comment(status);
-                Ok(())
-            }
-            StepKind::CreateDeployment { environment } => {
-                self.create_deployment(environment);
-                Ok(())
-            }
-            StepKind::DeploymentResult { environment } => {
-                self.deployment_result(environment);
-                Ok(())
-            }
+            } => self.post_comment(if self.failure.is_none() {
+                *on_success
+            } else {
+                *on_failure
+            }),
+            StepKind::CreateDeployment { environment } => self.create_deployment(environment),
+            StepKind::DeploymentResult { environment } => self.deployment_result(environment),
             StepKind::DeactivateDeployments { environment } => {
-                self.deactivate_deployments(environment);
-                Ok(())
+                self.deactivate_deployments(environment)
             }
-            StepKind::AcquireLock { .. } => Err("the lock is taken once".into()),
+            StepKind::AcquireLock { .. } => Err(StepError::Internal("the lock is taken once")),
             StepKind::ListStages { .. }
             | StepKind::ListOpenPullRequests
             | StepKind::SelectOrphans { .. }
             | StepKind::DestroyOrphans
-            | StepKind::ShowStatus => Err("not a stage step".into()),
+            | StepKind::ShowStatus => Err(StepError::Internal("not a stage step")),
+        }
+    }
+
+    /// The stage's files after Alchemy, for the save. Only a run that
+    /// started can have changed the state: when it never started (a
+    /// restore that broke half-way, a program that would not spawn), the
+    /// working tree may hold a partial copy, and the stored files stay the
+    /// truth.
+    fn collect_state(&mut self) -> Result<(), StepError> {
+        let Some(ok) = self.finished.as_ref().map(Finished::succeeded) else {
+            return Ok(());
+        };
+        let ok = ok && self.failure.is_none();
+        let files = self.collect()?;
+        if self.plan.action == Action::Deploy {
+            self.found_state(&files, ok);
+        }
+        Ok(())
+    }
+
+    /// The stage's URLs: from its state, and the app's own outputs file.
+    fn collect_urls(&mut self) {
+        let outputs = self
+            .rt
+            .outputs_file
+            .as_ref()
+            .and_then(|p| workdir::read_outputs(&self.rt.app_dir.join(p)));
+        self.urls = urls::collect(&self.final_files(), outputs.as_deref());
+    }
+
+    /// A read's record update: its URLs and time, nothing else.
+    fn refresh_record(&mut self) {
+        let (urls, now) = (self.urls.clone(), self.rt.clock.now());
+        if let Some(r) = self.record.as_mut() {
+            r.urls = urls;
+            r.updated_at = now;
         }
     }
 
     /// A destroy counts only when no state is left: Alchemy exits 0 even
     /// when a delete fails.
-    fn verify_destroyed(&mut self, check: Option<&[String]>) -> Result<(), String> {
+    fn verify_destroyed(&mut self, check: Option<&[String]>) -> Result<(), StepError> {
         let left = self.collect()?;
         if left.is_empty() {
             return self.confirm_destroyed(check);
         }
         self.remaining = workdir::resource_names(&left);
-        Err(format!(
-            "destroy of {} left {} resource(s) in its state: {}",
-            self.stage,
-            self.remaining.len(),
-            self.remaining.join(", ")
-        ))
+        Err(StepError::NotDestroyed {
+            stage: self.stage.clone(),
+            remaining: self.remaining.clone(),
+        })
     }
 
     fn run_alchemy(
@@ -397,9 +405,10 @@ impl<'e, 's> StageRun<'e, 's> {
         phase: Phase,
         argv: &[String],
         env: &BTreeMap<String, crate::config::EnvValue>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let stage = self.stage.clone();
-        let env = crate::config::resolve_env(env, &|k| std::env::var(k).ok())?;
+        let env =
+            crate::config::resolve_env(env, &|k| std::env::var(k).ok()).map_err(StepError::Env)?;
         let inv = Invocation {
             argv: argv.to_vec(),
             cwd: self.rt.app_dir.clone(),
@@ -434,14 +443,18 @@ impl<'e, 's> StageRun<'e, 's> {
         if let Some(k) = &self.keeper {
             k.save_files_from(None);
         }
-        let finished = result.map_err(|e| e.to_string())?;
+        let finished = result?;
         let ok = finished.succeeded();
         let what = finished.describe();
         self.finished = Some(finished);
         if ok {
             Ok(())
         } else {
-            Err(format!("Alchemy {} of {stage} {what}", phase_noun(phase)))
+            Err(StepError::AlchemyFailed {
+                phase: phase_noun(phase),
+                stage,
+                what,
+            })
         }
     }
 
@@ -450,7 +463,7 @@ impl<'e, 's> StageRun<'e, 's> {
         on_success: crate::record::RecordStatus,
         on_failure: crate::record::RecordStatus,
         tombstone: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), StepError> {
         let failed = self.failure.is_some();
         let files = self.final_files();
         let now = self.rt.clock.now();
@@ -462,11 +475,11 @@ impl<'e, 's> StageRun<'e, 's> {
         );
         let (urls, error, remaining) = (
             self.urls.clone(),
-            self.failure.clone(),
+            self.failure.as_ref().map(ToString::to_string),
             self.remaining.clone(),
         );
         let Some(r) = self.record.as_mut() else {
-            return Err("no record to write".into());
+            return Err(StepError::Internal("no record to write"));
         };
         r.status = if failed { on_failure } else { on_success };
         r.updated_at = now;
@@ -520,7 +533,7 @@ impl<'e, 's> StageRun<'e, 's> {
                     _ => format!("deployed {stage}"),
                 },
             ),
-            Some(f) => (Outcome::Failure, f.clone()),
+            Some(f) => (Outcome::Failure, f.to_string()),
         };
         Report {
             action: self.plan.action,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::StageRun;
+use super::{StageRun, StepError};
 use crate::alchemy::layout;
 use crate::alchemy::verify;
 use crate::plan::StepKind;
@@ -14,8 +14,11 @@ use crate::state::files::Layout;
 impl StageRun<'_, '_> {
     /// A destroy that left no state file: verified only if it had files to
     /// watch or the user's verify-command says nothing is left.
-    pub(super) fn confirm_destroyed(&mut self, check: Option<&[String]>) -> Result<(), String> {
-        let held = self.held.as_ref().ok_or("no lock held")?;
+    pub(super) fn confirm_destroyed(&mut self, check: Option<&[String]>) -> Result<(), StepError> {
+        let held = self
+            .held
+            .as_ref()
+            .ok_or(StepError::Internal("no lock held"))?;
         let keeping = held.snapshot.record.as_ref().and_then(|r| r.state);
         let mut v = verify::judge(&held.snapshot.files, keeping);
         if let Some(argv) = check {
@@ -28,7 +31,8 @@ impl StageRun<'_, '_> {
                 cwd: self.rt.app_dir.clone(),
                 env: crate::config::resolve_env(&env.unwrap_or_default(), &|k| {
                     std::env::var(k).ok()
-                })?,
+                })
+                .map_err(StepError::Env)?,
                 timeout: self.rt.timeout,
                 grace: self.rt.grace,
                 cancel: &self.cancel,
@@ -39,7 +43,7 @@ impl StageRun<'_, '_> {
                     .then(|| format!("verify-command {}", self.stage)),
                 stdout_to_stderr: self.rt.stdout_to_stderr,
             };
-            v = verify::run(&check, &self.stage)?;
+            v = verify::run(&check, &self.stage).map_err(StepError::Verify)?;
         }
         if v.reason().is_some() {
             self.rt.actions.warning(&v.message(&self.stage));

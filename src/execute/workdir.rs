@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::StageRun;
+use super::{StageRun, StepError};
 use crate::alchemy::layout::{self, Finding};
 use crate::alchemy::Flavor;
 use crate::stage::Stage;
@@ -15,15 +15,22 @@ use crate::state::files::{self, Layout};
 use crate::state::lease::FileSource;
 
 impl StageRun<'_, '_> {
-    pub(super) fn restore(&mut self) -> Result<(), String> {
-        let held = self.held.as_ref().ok_or("no lock held")?;
+    pub(super) fn restore(&mut self) -> Result<(), StepError> {
+        let held = self
+            .held
+            .as_ref()
+            .ok_or(StepError::Internal("no lock held"))?;
         if self.alchemy_dir.exists() {
             let aside = self.rt.app_dir.join(format!(
                 ".alchemy.set-aside-by-alchemy-ci-{:08x}",
                 fastrand::u32(..)
             ));
-            std::fs::rename(&self.alchemy_dir, &aside)
-                .map_err(|e| format!("cannot set {} aside: {e}", self.alchemy_dir.display()))?;
+            std::fs::rename(&self.alchemy_dir, &aside).map_err(|e| {
+                StepError::WorkingTree(format!(
+                    "cannot set {} aside: {e}",
+                    self.alchemy_dir.display()
+                ))
+            })?;
             tracing::info!(
                 "set the existing .alchemy/ aside at {} for this run",
                 aside.display()
@@ -31,11 +38,12 @@ impl StageRun<'_, '_> {
             self.aside = Some(aside);
         }
         self.restored = true;
-        files::restore(&self.alchemy_dir, &held.snapshot.files).map_err(|e| e.to_string())
+        files::restore(&self.alchemy_dir, &held.snapshot.files)
+            .map_err(|e| StepError::WorkingTree(e.to_string()))
     }
 
     /// Reads the stage's files from the working tree, once they may have changed.
-    pub(super) fn collect(&mut self) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    pub(super) fn collect(&mut self) -> Result<BTreeMap<String, Vec<u8>>, StepError> {
         // Every restored file still on disk is the stage's, whatever layout
         // the flavour expects: a destroy in another layout must not count
         // as verified, nor may the save drop those files.
@@ -52,10 +60,10 @@ impl StageRun<'_, '_> {
             }
             Err(e) => {
                 self.collect_failed = true;
-                Err(format!(
+                Err(StepError::WorkingTree(format!(
                     "cannot read stage {}'s state after the run: {e}",
                     self.stage
-                ))
+                )))
             }
         }
     }

@@ -22,7 +22,9 @@ pub enum ForgeError {
     Unauthorized { what: String },
     #[error("GitHub refused {what} (403): {message}")]
     Forbidden { what: String, message: String },
-    #[error("GitHub has no {what} (404); check the repository name and the token's access")]
+    #[error(
+        "GitHub answered 404 (not found) for {what}; check the repository name and the token's access"
+    )]
     NotFound { what: String },
     #[error("GitHub rejected {what} (422): {message}")]
     Invalid { what: String, message: String },
@@ -33,7 +35,7 @@ pub enum ForgeError {
         waited: Duration,
         last: String,
     },
-    #[error("GitHub answered {what} with {status}: {message}")]
+    #[error("GitHub answered {status} for {what}: {message}")]
     Unexpected {
         what: String,
         status: u16,
@@ -403,4 +405,30 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scenario: a 404 for `/user` read "GitHub has no the token's user";
+    /// every message takes `what` as the thing asked for.
+    #[test]
+    fn messages_read_well_with_any_request() {
+        let what = || "the token's user".to_owned();
+        let all = [
+            ForgeError::Unauthorized { what: what() },
+            ForgeError::NotFound { what: what() },
+            ForgeError::Unexpected {
+                what: what(),
+                status: 500,
+                message: "oops".into(),
+            },
+        ];
+        for e in all {
+            let text = e.to_string();
+            assert!(text.contains("for the token's user"), "{text}");
+            assert!(!text.contains("no the"), "{text}");
+        }
+    }
 }

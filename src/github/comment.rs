@@ -66,11 +66,42 @@ pub struct CommentInput<'a> {
 /// primary URL always fit; the URL table and the list of removed
 /// resources share a budget, and the log block takes what room is left.
 pub fn render(c: &CommentInput<'_>) -> String {
-    let (icon, word) = headline(c.status);
     let unverified = c
         .unverified
         .filter(|_| c.status == CommentStatus::Destroyed);
-    let word = if unverified.is_some() {
+    let mut out = summary_table(c, unverified.is_some());
+    if let Some(why) = unverified {
+        let _ = writeln!(out, "\n> ⚠️ {}.", markdown::text(why));
+    }
+    if let Some(note) = c.note {
+        let _ = writeln!(out, "\n{}", markdown::text(note));
+    }
+    // Names and URLs come from the app: however many or long, the lists
+    // share a budget, so the status above and the footer always fit.
+    let lists_end = out.len() + LISTS_BUDGET;
+    url_table(&mut out, c.urls, lists_end);
+    removed_list(&mut out, c, lists_end);
+    let footer =
+        "\n<sub>Posted by alchemy-ci · updated in place on every run of this stage</sub>\n";
+    if let Some(log) = c.log_tail.filter(|l| !l.trim().is_empty()) {
+        let open = "\n<details><summary>Last lines of output</summary>\n\n<pre>";
+        let close = "</pre>\n</details>\n";
+        let room = MAX_COMMENT_CHARS.saturating_sub(
+            out.chars().count() + open.len() + close.len() + footer.chars().count() + 64,
+        );
+        out.push_str(open);
+        out.push_str(&tail_chars(&markdown::html(log), room));
+        out.push_str(close);
+    }
+    out.push_str(footer);
+    out
+}
+
+/// The marker, the headline and the table of status, stage, commit,
+/// preview, logs, merge target and time.
+fn summary_table(c: &CommentInput<'_>, unverified: bool) -> String {
+    let (icon, word) = headline(c.status);
+    let word = if unverified {
         "Destroyed, not verified"
     } else {
         word
@@ -113,70 +144,55 @@ pub fn render(c: &CommentInput<'_>) -> String {
     if let Some(at) = c.updated_at {
         let _ = writeln!(out, "| **Updated** | {} |", markdown::text(at));
     }
-
-    if let Some(why) = unverified {
-        let _ = writeln!(out, "\n> ⚠️ {}.", markdown::text(why));
-    }
-    if let Some(note) = c.note {
-        let _ = writeln!(out, "\n{}", markdown::text(note));
-    }
-
-    // Names and URLs come from the app: however many or long, the lists
-    // share a budget, so the status above and the footer always fit.
-    let lists_end = out.len() + LISTS_BUDGET;
-    if c.urls.len() > 1 {
-        out.push_str("\n| Resource | URL |\n|---|---|\n");
-        for (i, u) in c.urls.iter().enumerate() {
-            let row = format!(
-                "| {} | {} |\n",
-                markdown::text(&clip(&u.resource)),
-                markdown::link(&u.url)
-            );
-            if out.len() + row.len() > lists_end {
-                let _ = writeln!(out, "| … | and {} more |", c.urls.len() - i);
-                break;
-            }
-            out.push_str(&row);
-        }
-    }
-
-    if !c.removed.is_empty() {
-        let what = if c.status == CommentStatus::DestroyFailed {
-            "Still in the state"
-        } else {
-            "Removed"
-        };
-        let _ = writeln!(
-            out,
-            "\n<details><summary>{what}: {} resource{}</summary>\n",
-            c.removed.len(),
-            if c.removed.len() == 1 { "" } else { "s" }
-        );
-        for (i, r) in c.removed.iter().enumerate() {
-            let item = format!("- {}\n", markdown::text(&clip(r)));
-            if out.len() + item.len() > lists_end {
-                let _ = writeln!(out, "- … and {} more", c.removed.len() - i);
-                break;
-            }
-            out.push_str(&item);
-        }
-        out.push_str("\n</details>\n");
-    }
-
-    let footer =
-        "\n<sub>Posted by alchemy-ci · updated in place on every run of this stage</sub>\n";
-    if let Some(log) = c.log_tail.filter(|l| !l.trim().is_empty()) {
-        let open = "\n<details><summary>Last lines of output</summary>\n\n<pre>";
-        let close = "</pre>\n</details>\n";
-        let room = MAX_COMMENT_CHARS.saturating_sub(
-            out.chars().count() + open.len() + close.len() + footer.chars().count() + 64,
-        );
-        out.push_str(open);
-        out.push_str(&tail_chars(&markdown::html(log), room));
-        out.push_str(close);
-    }
-    out.push_str(footer);
     out
+}
+
+/// Every URL with its resource, when there is more than one, within the
+/// lists' budget.
+fn url_table(out: &mut String, urls: &[NamedUrl], lists_end: usize) {
+    if urls.len() <= 1 {
+        return;
+    }
+    out.push_str("\n| Resource | URL |\n|---|---|\n");
+    for (i, u) in urls.iter().enumerate() {
+        let row = format!(
+            "| {} | {} |\n",
+            markdown::text(&clip(&u.resource)),
+            markdown::link(&u.url)
+        );
+        if out.len() + row.len() > lists_end {
+            let _ = writeln!(out, "| … | and {} more |", urls.len() - i);
+            break;
+        }
+        out.push_str(&row);
+    }
+}
+
+/// The resources a destroy removed, or left, within the lists' budget.
+fn removed_list(out: &mut String, c: &CommentInput<'_>, lists_end: usize) {
+    if c.removed.is_empty() {
+        return;
+    }
+    let what = if c.status == CommentStatus::DestroyFailed {
+        "Still in the state"
+    } else {
+        "Removed"
+    };
+    let _ = writeln!(
+        out,
+        "\n<details><summary>{what}: {} resource{}</summary>\n",
+        c.removed.len(),
+        if c.removed.len() == 1 { "" } else { "s" }
+    );
+    for (i, r) in c.removed.iter().enumerate() {
+        let item = format!("- {}\n", markdown::text(&clip(r)));
+        if out.len() + item.len() > lists_end {
+            let _ = writeln!(out, "- … and {} more", c.removed.len() - i);
+            break;
+        }
+        out.push_str(&item);
+    }
+    out.push_str("\n</details>\n");
 }
 
 /// Room for the URL table and the list of removed resources together.

@@ -512,50 +512,17 @@ impl S3Store {
             None => None,
             Some(etag) => Some(self.base(stage, etag).await?),
         };
-
-        // The files first, under a generation no other writer can use;
-        // unchanged files keep the objects the base already names.
+        // The files first, under a generation no other writer can use.
         let generation = new_generation();
-        let mut objects = BTreeMap::new();
-        let mut fresh: Vec<(Key, &Vec<u8>)> = Vec::new();
-        for (rel, bytes) in &snapshot.files {
-            let kept = base.as_ref().and_then(|b| {
-                let g = b.manifest.objects.get(rel)?;
-                (b.files.get(rel)? == bytes).then(|| g.clone())
-            });
-            match kept {
-                Some(g) => {
-                    objects.insert(rel.clone(), g);
-                }
-                None => {
-                    objects.insert(rel.clone(), generation.clone());
-                    fresh.push((self.file_key(stage, &generation, rel)?, bytes));
-                }
-            }
-        }
-        let uploaded = stream::iter(fresh.iter())
-            .map(|(key, bytes)| async move {
-                self.client
-                    .put(key, PutPayload::from((*bytes).clone()))
-                    .await
-                    .map_err(|e| self.error(&e, &format!("writing {}", self.url(key))))
-            })
-            .buffer_unordered(PARALLEL)
-            .try_collect::<Vec<_>>()
-            .await;
-        let fresh_keys: Vec<Key> = fresh.iter().map(|(k, _)| k.clone()).collect();
-        if let Err(e) = uploaded {
-            // Nothing names these objects, and nothing ever will.
-            self.delete_keys(&fresh_keys).await;
-            return Err(e);
-        }
+        let (objects, fresh_keys) = self
+            .upload_files(stage, snapshot, base.as_ref(), &generation)
+            .await?;
         if self.crash_before_commit.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable {
                 store: self.location.to_string(),
                 message: "simulated crash before the stage object was written".into(),
             });
         }
-
         // Then the stage object, conditionally: the commit.
         let manifest = Manifest {
             generation,
@@ -563,75 +530,9 @@ impl S3Store {
             removed_at: None,
         };
         let body = encode(snapshot.record.as_ref(), &manifest)?;
-        let key = self.record_key(stage);
-        let mut mode = match &expected.0 {
-            None => PutMode::Create,
-            Some(etag) => update(etag),
-        };
-        let mut took_over = false;
-        let committed = loop {
-            let result = self
-                .client
-                .put_opts(
-                    &key,
-                    PutPayload::from(body.clone()),
-                    PutOptions::from(mode.clone()),
-                )
-                .await;
-            match result {
-                Ok(r) => match r.e_tag {
-                    Some(etag) => break Ok(etag),
-                    None => break self.etag_if_ours(stage, &manifest).await,
-                },
-                Err(
-                    e @ (object_store::Error::Precondition { .. }
-                    | object_store::Error::AlreadyExists { .. }
-                    | object_store::Error::NotFound { .. }),
-                ) => {
-                    if response_of(&e).1.as_deref() == Some("NoSuchBucket") {
-                        break Err(self.error(&e, "writing a stage"));
-                    }
-                    // Refused. Unless an earlier attempt of this very request
-                    // went through (a retry after a lost answer), it conflicts.
-                    let now = self.read_object(stage).await?;
-                    match now {
-                        Some(o) if o.manifest.generation == manifest.generation => break Ok(o.etag),
-                        Some(o)
-                            if expected.0.is_none()
-                                && !took_over
-                                && o.manifest.removed_at.is_some_and(|t| {
-                                    Timestamp::now().since(t) > TOMBSTONE_TAKEOVER
-                                }) =>
-                        {
-                            tracing::warn!(
-                                "taking over the tombstone an interrupted removal of {stage} left in {}",
-                                self.url(&key)
-                            );
-                            mode = update(&o.etag);
-                            took_over = true;
-                        }
-                        now => {
-                            let named = now.map(|o| o.manifest).unwrap_or_else(empty_manifest);
-                            let orphans: Vec<Key> = fresh_keys
-                                .iter()
-                                .filter(|k| !self.names(stage, &named, k))
-                                .cloned()
-                                .collect();
-                            self.delete_keys(&orphans).await;
-                            break Err(Self::conflict(stage));
-                        }
-                    }
-                }
-                Err(e) => {
-                    // The outcome is unknown: the write may have landed. Its
-                    // files stay either way.
-                    let err = self.error(&e, &format!("writing {}", self.url(&key)));
-                    break self.etag_if_ours(stage, &manifest).await.map_err(|_| err);
-                }
-            }
-        };
-        let etag = committed?;
-
+        let etag = self
+            .commit(stage, &body, expected, &manifest, &fresh_keys)
+            .await?;
         // Last, the objects only the replaced stage object named.
         if let Some(base) = &base {
             let stale: Vec<Key> = base
@@ -652,6 +553,135 @@ impl S3Store {
             }),
         );
         Ok(Version(Some(etag)))
+    }
+
+    /// Uploads the files that changed since `base` under `generation`;
+    /// unchanged files keep the objects the base already names. Returns
+    /// which object holds each file, and the keys uploaded. Nothing names
+    /// the uploads yet: on failure they are deleted.
+    async fn upload_files(
+        &self,
+        stage: &Stage,
+        snapshot: &Snapshot,
+        base: Option<&Cached>,
+        generation: &str,
+    ) -> Result<(BTreeMap<String, String>, Vec<Key>), StoreError> {
+        let mut objects = BTreeMap::new();
+        let mut fresh: Vec<(Key, &Vec<u8>)> = Vec::new();
+        for (rel, bytes) in &snapshot.files {
+            let kept = base.and_then(|b| {
+                let g = b.manifest.objects.get(rel)?;
+                (b.files.get(rel)? == bytes).then(|| g.clone())
+            });
+            match kept {
+                Some(g) => {
+                    objects.insert(rel.clone(), g);
+                }
+                None => {
+                    objects.insert(rel.clone(), generation.to_owned());
+                    fresh.push((self.file_key(stage, generation, rel)?, bytes));
+                }
+            }
+        }
+        let uploaded = stream::iter(fresh.iter())
+            .map(|(key, bytes)| async move {
+                self.client
+                    .put(key, PutPayload::from((*bytes).clone()))
+                    .await
+                    .map_err(|e| self.error(&e, &format!("writing {}", self.url(key))))
+            })
+            .buffer_unordered(PARALLEL)
+            .try_collect::<Vec<_>>()
+            .await;
+        let fresh_keys: Vec<Key> = fresh.iter().map(|(k, _)| k.clone()).collect();
+        if let Err(e) = uploaded {
+            // Nothing names these objects, and nothing ever will.
+            self.delete_keys(&fresh_keys).await;
+            return Err(e);
+        }
+        Ok((objects, fresh_keys))
+    }
+
+    /// Writes the stage object if the stage is still at `expected`: the
+    /// commit. A refusal is a conflict (its uploads deleted) unless an
+    /// earlier attempt of this very write went through, or the stage is a
+    /// tombstone an interrupted removal left long ago.
+    async fn commit(
+        &self,
+        stage: &Stage,
+        body: &[u8],
+        expected: &Version,
+        manifest: &Manifest,
+        fresh_keys: &[Key],
+    ) -> Result<String, StoreError> {
+        let key = self.record_key(stage);
+        let mut mode = match &expected.0 {
+            None => PutMode::Create,
+            Some(etag) => update(etag),
+        };
+        let mut took_over = false;
+        loop {
+            let result = self
+                .client
+                .put_opts(
+                    &key,
+                    PutPayload::from(body.to_vec()),
+                    PutOptions::from(mode.clone()),
+                )
+                .await;
+            let e = match result {
+                Ok(r) => {
+                    return match r.e_tag {
+                        Some(etag) => Ok(etag),
+                        None => self.etag_if_ours(stage, manifest).await,
+                    }
+                }
+                Err(e) => e,
+            };
+            if !matches!(
+                e,
+                object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::NotFound { .. }
+            ) {
+                // The outcome is unknown: the write may have landed. Its
+                // files stay either way.
+                let err = self.error(&e, &format!("writing {}", self.url(&key)));
+                return self.etag_if_ours(stage, manifest).await.map_err(|_| err);
+            }
+            if response_of(&e).1.as_deref() == Some("NoSuchBucket") {
+                return Err(self.error(&e, "writing a stage"));
+            }
+            // Refused. Unless an earlier attempt of this very request went
+            // through (a retry after a lost answer), it conflicts.
+            match self.read_object(stage).await? {
+                Some(o) if o.manifest.generation == manifest.generation => return Ok(o.etag),
+                Some(o)
+                    if expected.0.is_none()
+                        && !took_over
+                        && o.manifest
+                            .removed_at
+                            .is_some_and(|t| Timestamp::now().since(t) > TOMBSTONE_TAKEOVER) =>
+                {
+                    tracing::warn!(
+                        "taking over the tombstone an interrupted removal of {stage} left in {}",
+                        self.url(&key)
+                    );
+                    mode = update(&o.etag);
+                    took_over = true;
+                }
+                now => {
+                    let named = now.map(|o| o.manifest).unwrap_or_else(empty_manifest);
+                    let orphans: Vec<Key> = fresh_keys
+                        .iter()
+                        .filter(|k| !self.names(stage, &named, k))
+                        .cloned()
+                        .collect();
+                    self.delete_keys(&orphans).await;
+                    return Err(Self::conflict(stage));
+                }
+            }
+        }
     }
 
     /// The ETag of the stage object if it is the one this write made.

@@ -142,7 +142,17 @@ impl App {
     pub fn command(&self, sub: &[&str], flags: &[&str], env: &[(&str, &str)]) -> Output {
         let store = self.store_flags();
         let mut args: Vec<&str> = sub.to_vec();
-        args.extend(["--working-directory", "app"]);
+        // Only commands that run the app take its folder.
+        let reads = |s: &&alchemy_ci::config::Sub| Some(s.as_str()) == sub.first().copied();
+        let takes_app = alchemy_ci::config::Sub::ALL
+            .iter()
+            .find(reads)
+            .is_some_and(|s| {
+                alchemy_ci::config::defs::input("working-directory").is_some_and(|i| i.used_by(*s))
+            });
+        if takes_app {
+            args.extend(["--working-directory", "app"]);
+        }
         args.extend(store.iter().map(String::as_str));
         args.extend_from_slice(flags);
         self.dir.run_env(&args, env)

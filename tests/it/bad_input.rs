@@ -386,21 +386,18 @@ fn hostile_runner_variables_are_refused() {
 }
 
 /// Scenario: inputs whose values have a grammar (a command, a stage, a
-/// prefix, a number, a store, a login) get hostile text, as action inputs
-/// and as flags; each is refused naming the input.
+/// prefix, a number, a store, a login, a boolean: the input table's strict
+/// kinds) get hostile text, as action inputs and as flags; each is refused
+/// naming the input.
 #[test]
 fn hostile_values_of_strict_inputs_are_refused() {
     let ev = fixture("pull_request.opened.json");
-    let inputs = [
-        "command",
-        "stage",
-        "stage-prefix",
-        "timeout-minutes",
-        "state-store",
-        "comment-author",
-        "max-parallel",
-        "profile",
-    ];
+    let inputs: Vec<&str> = alchemy_ci::config::INPUTS
+        .iter()
+        .filter(|i| i.kind.is_strict() && i.set_by.input())
+        .map(|i| i.name)
+        .collect();
+    assert!(inputs.len() >= 8, "{inputs:?}");
     // Each value goes to two inputs and one flag, in rotation, so every
     // input meets a share of every kind without a run per pair.
     for (i, (kind, value)) in hostile_args().into_iter().enumerate() {
@@ -414,8 +411,8 @@ fn hostile_values_of_strict_inputs_are_refused() {
             };
             refused(&ev, env, &[], &[&var], kind);
         }
-        let flag = ["--command", "--state-store", "--stage-prefix"][i % 3];
-        refused(&ev, &[], &[flag, &value], &[flag], kind);
+        let flag = format!("--{}", inputs[(i + 1) % inputs.len()]);
+        refused(&ev, &[], &[&flag, &value], &[&flag], kind);
     }
 }
 

@@ -412,6 +412,15 @@ fn workflow_dispatch_follows_its_inputs() {
     assert!(matches!(run(&v), Err(plan::PlanError::MissingStage { .. })));
     v["inputs"] = json!({"command": "cleanup"});
     expect(&run(&v).expect("a plan"), Action::Cleanup, None, "sweep");
+    // `read` is a command wherever the others are, and is named with them.
+    v["inputs"] = json!({"command": "read", "stage": "pr-3"});
+    assert_eq!(run(&v).expect("a plan").action, Action::Read);
+    v["inputs"] = json!({"command": "nuke"});
+    let refused = run(&v).expect_err("not a command").to_string();
+    assert!(refused.contains("read, cleanup, status"), "{refused}");
+    v["inputs"] = json!({});
+    let skipped = run(&v).expect("a plan");
+    assert!(skipped.reason.contains("read"), "{}", skipped.reason);
 }
 
 #[test]

@@ -85,14 +85,36 @@ impl Dir {
 
     /// [`Dir::run`] with more variables for this one run.
     pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
-        let out = Command::new(BIN)
+        self.run_full(args, extra, None)
+    }
+
+    /// [`Dir::run`] with `input` on standard input.
+    pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        self.run_full(args, &[], Some(input))
+    }
+
+    fn run_full(&self, args: &[&str], extra: &[(&str, &str)], input: Option<&[u8]>) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(BIN)
             .args(args)
             .current_dir(self.path())
             .env_clear()
             .envs(&self.env)
             .envs(extra.iter().copied())
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("spawn alchemy-ci");
+        let stdin = child.stdin.take().expect("stdin");
+        let input = input.unwrap_or_default().to_vec();
+        // A writer of its own: a child that does not read must not block us.
+        let writer = std::thread::spawn(move || {
+            let mut stdin = stdin;
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait for alchemy-ci");
+        let _ = writer.join();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let context = format!(

@@ -128,46 +128,53 @@ fn allow_forks_in_the_config_file_is_refused_and_works_as_an_input() {
     assert_eq!(plan["action"], "deploy", "{plan}");
 }
 
-/// Scenario: every input that guards trust, set in the config file (in
-/// either location), is refused by name; the same value as an input is
-/// accepted.
+/// Scenario: every input, set in the config file (in either location)
+/// to a value it accepts. Those the input table marks as guarding trust
+/// (or naming the file itself) are refused by name; the trust-guarding
+/// ones are accepted as action inputs; every other one is accepted from
+/// the file. The list comes from the table, so a new input is covered.
 #[test]
 fn no_trust_guarding_key_is_taken_from_the_config_file() {
-    for (key, value, input) in [
-        ("allow-forks", "true", "true"),
-        ("allow-protected", "true", "true"),
-        ("protected-stages", "[prod]", "prod"),
-        ("state-repo", "evil/state", "octo/state"),
-        ("state-token", "x", "x"),
-        ("github-token", "x", "x"),
-        (
-            "s3-endpoint",
-            "https://evil.example",
-            "https://minio.example",
-        ),
-        ("comment-author", "someone", "my-app[bot]"),
-        ("verify-command", "true", ""),
-    ] {
+    use alchemy_ci::config::{SetBy, INPUTS};
+    let mut trusted = 0;
+    for i in INPUTS.iter().filter(|i| !i.example.is_empty()) {
+        let key = i.name;
+        // The example as YAML: a scalar, quoted where YAML would read it
+        // as something else.
+        let value = serde_json::to_string(i.example).expect("json");
         for file in ["alchemy-ci.yml", ".github/alchemy-ci.yml"] {
             let dir = Dir::new();
             dir.write_json("event.json", &fixture("pull_request.opened.json"));
-            dir.write(file, format!("label: preview\n{key}: {value}\n"));
+            // Another key first, so the one under test is not alone.
+            let other = if key == "label" { "comment" } else { "label" };
+            let other_value = if key == "label" { "true" } else { "preview" };
+            dir.write(file, format!("{other}: {other_value}\n{key}: {value}\n"));
             let before = dir.listing();
-            dir.run(&["simulate", "--event", "event.json"]).bad_input(&[
-                file,
-                &format!("`{key}`"),
-                "never from the config file",
-            ]);
+            let out = dir.run(&["simulate", "--event", "event.json"]);
+            match i.set_by {
+                SetBy::Anywhere => {
+                    out.ok();
+                }
+                SetBy::Trusted => {
+                    out.bad_input(&[file, &format!("`{key}`"), "never from the config file"]);
+                }
+                SetBy::NotInFile => {
+                    out.bad_input(&[file, &format!("`{key}`"), "flag or an action input"]);
+                }
+                SetBy::FileOnly => unreachable!("file-only inputs have no one-line example"),
+            }
             assert_eq!(dir.listing(), before);
-            if !input.is_empty() {
+            if i.set_by == SetBy::Trusted {
                 std::fs::remove_file(dir.path().join(file)).expect("rm");
                 let var = format!("INPUT_{}", key.to_ascii_uppercase());
                 let out = dir.run_env(
                     &["simulate", "--event", "event.json"],
-                    &[(var.as_str(), input)],
+                    &[(var.as_str(), i.example)],
                 );
                 out.ok();
             }
         }
+        trusted += usize::from(i.set_by == SetBy::Trusted);
     }
+    assert!(trusted >= 9, "the table lost its trust-guarding inputs");
 }
