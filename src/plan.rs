@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::alchemy::{self, Detected, Phase};
+use crate::apps::spec::AppName;
 use crate::config::{Command, Config, EnvValue, StateStoreSpec};
 use crate::event::{CommitSha, Event, NameSource, Payload, PrAction, PullRequest, Push};
 use crate::github::comment::{self, CommentInput, CommentStatus};
@@ -237,6 +238,10 @@ pub struct Plan {
     pub repository: Option<String>,
     pub action: Action,
     pub stage: Option<Stage>,
+    /// The app whose stage this is (kept under `<stage>@<app>`), in a
+    /// repository with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub reason: String,
     pub pull_request: Option<PrSummary>,
     /// The pull request whose comment the run updates: the event's, or the
@@ -683,6 +688,7 @@ impl Decider<'_> {
             repository: self.event.repository.clone(),
             action,
             stage,
+            app: None,
             reason: shaped.reason,
             pr: pr_number,
             pull_request: pr.map(PrSummary::of),
@@ -1045,6 +1051,7 @@ pub fn sweep_destroy(
         repository: sweep.repository.clone(),
         action: Action::Destroy,
         stage: Some(stage.clone()),
+        app: None,
         reason,
         pull_request: None,
         pr,
@@ -1069,6 +1076,7 @@ pub fn skip(base: &Plan, stage: &Stage, pr: Option<PrNumber>, reason: String) ->
         repository: base.repository.clone(),
         action: Action::Skip,
         stage: Some(stage.clone()),
+        app: None,
         reason,
         pull_request: None,
         pr,

@@ -45,7 +45,7 @@ impl Verification {
     }
 
     /// The one-line result of the destroy, as the log and the summary say it.
-    pub fn message(&self, stage: &Stage) -> String {
+    pub fn message(&self, stage: &dyn std::fmt::Display) -> String {
         match self {
             Self::StateGone => format!("destroyed {stage} (verified: none of its state is left)"),
             Self::VerifyCommand => format!("destroyed {stage} (verified by verify-command)"),

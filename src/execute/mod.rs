@@ -36,7 +36,7 @@ use crate::plan::{Action, Plan, PlanError, StepKind};
 use crate::record::{Lease, Record};
 use crate::stage::Stage;
 use crate::state::lease::{Holder, Keeper, LeaseOptions};
-use crate::state::{Loaded, Snapshot, StateStore};
+use crate::state::{Loaded, Snapshot, StateKey, StateStore};
 use crate::time::Clock;
 
 pub use error::StepError;
@@ -162,7 +162,11 @@ struct StageRun<'e, 's> {
     rt: &'e Runtime<'e>,
     scope: &'s Scope<'s, 'e>,
     plan: Plan,
+    /// The stage Alchemy deploys.
     stage: Stage,
+    /// Where the stage is stored and locked: the stage itself, or
+    /// `<stage>@<app>` for an app's stage.
+    key: StateKey,
     alchemy_dir: PathBuf,
     /// Fires with the process's own cancel, or when the lease is lost.
     cancel: Cancel,
@@ -202,12 +206,17 @@ struct StageRun<'e, 's> {
 
 impl<'e, 's> StageRun<'e, 's> {
     fn new(rt: &'e Runtime<'e>, scope: &'s Scope<'s, 'e>, plan: Plan, stage: Stage) -> Self {
+        let key = StateKey {
+            stage: stage.clone(),
+            app: plan.app.clone(),
+        };
         Self {
             rt,
             scope,
             plan,
             alchemy_dir: rt.app_dir.join(".alchemy"),
             stage,
+            key,
             cancel: rt.cancel.child(),
             keeper: None,
             held: None,
@@ -521,6 +530,7 @@ impl<'e, 's> StageRun<'e, 's> {
             .filter(|f| !f.succeeded())
             .map(|f| f.tail.clone());
         let stage = self.stage.clone();
+        let key = self.key.clone();
         let (result, message) = match &self.failure {
             None => (
                 Outcome::Success,
@@ -528,9 +538,9 @@ impl<'e, 's> StageRun<'e, 's> {
                     Action::Destroy => self
                         .verification
                         .as_ref()
-                        .map_or_else(|| format!("destroyed {stage}"), |v| v.message(&stage)),
-                    Action::Read => format!("read {stage}"),
-                    _ => format!("deployed {stage}"),
+                        .map_or_else(|| format!("destroyed {key}"), |v| v.message(&key)),
+                    Action::Read => format!("read {key}"),
+                    _ => format!("deployed {key}"),
                 },
             ),
             Some(f) => (Outcome::Failure, f.to_string()),
