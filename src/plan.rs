@@ -109,6 +109,10 @@ pub enum PlanError {
         input: &'static str,
         message: String,
     },
+    #[error("no apps are configured (the apps input)")]
+    NoApps,
+    #[error("apps: {0}")]
+    Apps(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

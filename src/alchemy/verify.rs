@@ -110,6 +110,7 @@ pub fn run(check: &Check<'_>, stage: &Stage) -> Result<Verification, String> {
         grace: check.grace,
         actions_group: check.actions_group.clone(),
         stdout_to_stderr: check.stdout_to_stderr,
+        head: None,
     };
     let finished = process::run(&inv, check.cancel)
         .map_err(|e| format!("verify-command for {stage} could not run: {e}"))?;

@@ -152,8 +152,29 @@ pub struct Inputs<'a> {
     pub force: Option<&'a Force>,
 }
 
+/// What one push to a pull request changed (a `synchronize`): the files
+/// between the commit before it and its own, and the apps whose stage is
+/// deployed at the commit before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Push<'a> {
+    pub files: &'a ChangedFiles,
+    pub live_before: &'a BTreeSet<AppName>,
+}
+
 /// Decides, for every app, whether this event deploys it. Pure.
 pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
+    decide_push(inputs, None)
+}
+
+/// [`decide`] for a push to a pull request whose own files are known: an
+/// app the pull request touches, deployed at the commit before the push
+/// and untouched by the push, is kept (its preview already runs that
+/// code); an app the push touches deploys even when the pull request as a
+/// whole no longer does (a change reverted: its preview must follow).
+pub fn decide_push(
+    inputs: &Inputs<'_>,
+    push: Option<&Push<'_>>,
+) -> Result<Affected, AffectedError> {
     let apps = inputs.apps;
     let mut notes = Vec::new();
     let mut verdicts: Vec<Option<Verdict>> = vec![None; apps.len()];
@@ -203,6 +224,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
             }
         },
     }
+    if let (None, Some(push)) = (inputs.force, push) {
+        follow_push(apps, push, &mut verdicts);
+    }
     pull_in_dependencies(apps, inputs.deployed, &mut verdicts);
     let decided = apps
         .iter()
@@ -219,6 +243,35 @@ pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
         apps: decided,
         notes,
     })
+}
+
+/// Narrows (and widens) the pull request's verdicts to what one push
+/// changed; see [`decide_push`].
+fn follow_push(apps: &Apps, push: &Push<'_>, verdicts: &mut [Option<Verdict>]) {
+    let ChangedFiles::Known { files } = push.files else {
+        return;
+    };
+    for (slot, app) in verdicts.iter_mut().zip(apps) {
+        let touched = files.iter().find_map(|f| {
+            app.paths.matched_by(f).map(|g| Verdict::Deploy {
+                because: Because::Path {
+                    file: f.clone(),
+                    pattern: g.as_str().to_owned(),
+                },
+            })
+        });
+        let by_path = matches!(
+            slot,
+            Some(Verdict::Deploy {
+                because: Because::Path { .. }
+            })
+        );
+        match touched {
+            Some(v) if slot.is_none() => *slot = Some(v),
+            None if by_path && push.live_before.contains(&app.name) => *slot = None,
+            _ => {}
+        }
+    }
 }
 
 /// Marks every dependency of a deploying app that is not deployed for the
@@ -485,6 +538,58 @@ mod tests {
             assert!(a.notes[0].contains(note), "{}", a.notes[0]);
             assert!(a.notes[0].contains("every app is treated as affected"));
         }
+    }
+
+    /// Scenario: a pull request touched `api` in an earlier push, and this
+    /// push touches only `web`. `api`'s preview already runs the commit
+    /// before the push: it is kept. `docs`, which the push touches though
+    /// the pull request as a whole no longer does (a reverted change),
+    /// deploys so its preview follows.
+    #[test]
+    fn a_push_redeploys_only_what_it_touched() {
+        let apps = apps(MONO);
+        let deployed = BTreeMap::from([(n("api"), Deployed), (n("docs"), Deployed)]);
+        let pr_files = known(&["apps/api/a.ts", "apps/web/b.tsx"]);
+        let pushed = known(&["apps/web/b.tsx", "docs/x.md"]);
+        let live_before = BTreeSet::from([n("api"), n("docs")]);
+        let inputs = Inputs {
+            apps: &apps,
+            changed: &pr_files,
+            deployed: &deployed,
+            force: None,
+        };
+        let push = Push {
+            files: &pushed,
+            live_before: &live_before,
+        };
+        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
+        assert_eq!(
+            got,
+            [
+                row("api", "keep (Deployed)"),
+                row("web", "deploy: apps/web/b.tsx (apps/web/**)"),
+                row("docs", "deploy: docs/x.md (docs/**)"),
+                row("admin", "not affected"),
+            ]
+        );
+        // Not live at the commit before the push (its last deploy was of
+        // another commit): the pull request's files decide.
+        let none = BTreeSet::new();
+        let push = Push {
+            files: &pushed,
+            live_before: &none,
+        };
+        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
+        assert_eq!(got[0], row("api", "deploy: apps/api/a.ts (apps/api/**)"));
+        // A push whose files are unknown changes nothing.
+        let unknown = ChangedFiles::Unknown { why: "x".into() };
+        let push = Push {
+            files: &unknown,
+            live_before: &live_before,
+        };
+        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
+        assert_eq!(got[0], row("api", "deploy: apps/api/a.ts (apps/api/**)"));
+        assert_eq!(got[2], row("docs", "keep (Deployed)"));
     }
 
     #[test]

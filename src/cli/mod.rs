@@ -171,6 +171,12 @@ pub struct SimulateArgs {
     /// The stage's stored record status, or `missing`.
     #[arg(long, value_enum, value_name = "STATUS")]
     pub record: Option<RecordArg>,
+    /// With apps: a file the pull request changes (repeatable) [default: every app affected].
+    #[arg(long, value_name = "PATH")]
+    pub changed: Vec<String>,
+    /// With apps: an app already deployed for the stage (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub deployed: Vec<String>,
     #[command(flatten)]
     pub inputs: Inputs<ForSimulate>,
 }
@@ -305,6 +311,8 @@ fn simulate_request(a: SimulateArgs) -> commands::simulate::SimulateArgs {
         pr_open: a.pr_state.map(|s| matches!(s, PrState::Open)),
         pr_head: a.pr_head,
         record: a.record.map(RecordArg::status),
+        changed: a.changed,
+        deployed: a.deployed,
         flags: a.inputs.values,
     }
 }

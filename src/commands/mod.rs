@@ -2,6 +2,7 @@
 //! Each command takes a plain request (its `*Args`), built by `cli` from
 //! what was typed, and returns an exit code or a [`CommandError`].
 
+pub mod apps;
 pub mod cleanup;
 pub mod docs;
 mod error;

@@ -63,6 +63,9 @@ pub fn carry_out(
     mut facts: Facts,
     note: Option<&str>,
 ) -> Result<u8, CommandError> {
+    if session.config.apps.is_some() {
+        return super::apps::carry_out(session, event, facts, note);
+    }
     let mut plan = plan::decide(event, &session.config, &facts)?;
     // Reading a stage the store does not hold is bad input, refused before
     // anything is printed; a read is worth the extra look.

@@ -143,6 +143,11 @@ impl Session {
         preflight(plan, &self.app_dir, &self.env, &self.actions)
     }
 
+    /// [`Session::preflight`] for a plan that runs in `app_dir` (an app's).
+    pub fn preflight_in(&self, plan: &Plan, app_dir: &std::path::Path) -> Result<(), CommandError> {
+        preflight(plan, app_dir, &self.env, &self.actions)
+    }
+
     /// Executes a deploy, destroy or read plan in `app_dir` as planned;
     /// call [`Session::preflight`] on the plan first.
     pub fn execute(&self, plan: &Plan, app_dir: PathBuf) -> Result<Report, CommandError> {
@@ -226,6 +231,17 @@ impl Session {
         app_dir: PathBuf,
         recheck: Option<Recheck<'_>>,
     ) -> Result<Report, CommandError> {
+        self.execute_in(plan, app_dir, self.alchemy.flavor.clone(), recheck)
+    }
+
+    /// [`Session::execute_with`] for an app of its own flavour of Alchemy.
+    pub fn execute_in(
+        &self,
+        plan: &Plan,
+        app_dir: PathBuf,
+        flavor: alchemy::Flavor,
+        recheck: Option<Recheck<'_>>,
+    ) -> Result<Report, CommandError> {
         let run_url = self.run.run_url();
         let gone = |l: &Lease| self.holder_gone(l);
         let rt = Runtime {
@@ -238,7 +254,7 @@ impl Session {
             recheck,
             holder_gone: &gone,
             app_dir,
-            flavor: self.alchemy.flavor.clone(),
+            flavor,
             timeout: self.config.timeout,
             grace: if self.actions.active {
                 ACTIONS_GRACE
@@ -399,9 +415,15 @@ fn preflight(
             argv, env: vars, ..
         } = &step.kind
         {
+            // Another app's URL is known only once that app is deployed.
+            let vars: std::collections::BTreeMap<_, _> = vars
+                .iter()
+                .filter(|(_, v)| !matches!(v, crate::config::EnvValue::FromApp { .. }))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             let resolved =
-                crate::config::resolve_env(vars, &|k| var(env, k)).map_err(CommandError::Usage)?;
-            for (k, v) in vars {
+                crate::config::resolve_env(&vars, &|k| var(env, k)).map_err(CommandError::Usage)?;
+            for (k, v) in &vars {
                 if let (crate::config::EnvValue::FromEnv { secret: true, .. }, Some(value)) =
                     (v, resolved.get(k))
                 {
@@ -416,6 +438,7 @@ fn preflight(
                 grace: GRACE,
                 actions_group: None,
                 stdout_to_stderr: false,
+                head: None,
             };
             alchemy::process::resolve_program(&inv)
                 .map_err(|e| CommandError::Failed(e.to_string()))?;

@@ -35,8 +35,9 @@ pub struct Input {
     /// The full description, Markdown, for `action.yml` and the README.
     pub doc: &'static str,
     pub set_by: SetBy,
-    /// A value it accepts, for tests and examples (empty for the file-only
-    /// mappings, which have no one-line form).
+    /// A value it accepts on its own, for tests and examples (empty for
+    /// the file-only mappings, which have no one-line form, and for `app`,
+    /// which is valid only beside `apps`).
     pub example: &'static str,
     /// The subcommands that read it; only they accept it as a flag.
     pub used_by: &'static [Sub],
@@ -468,7 +469,7 @@ pub static INPUTS: &[Input] = &[
     },
     Input {
         name: "app",
-        example: "api",
+        example: "",
         value_name: "APP",
         kind: Kind::Strict,
         default: InputDefault::None,

@@ -11,6 +11,7 @@ use crate::github::client::ForgeError;
 use crate::github::comment::{self, CommentInput, CommentStatus, NamedUrl};
 use crate::github::forge::{DeploymentStatus, Forge};
 use crate::stage::Stage;
+use crate::state::StateKey;
 
 /// Less time than this left before the job is killed: no more GitHub calls.
 const MIN_CALL: Duration = Duration::from_secs(1);
@@ -58,12 +59,14 @@ impl<'e> StageRun<'e, '_> {
         let Some(forge) = self.forge() else {
             return Ok(());
         };
-        let description = match self.plan.pr {
-            Some(pr) => format!("Preview of PR #{pr} by alchemy-ci"),
-            None => format!("{environment} by alchemy-ci"),
+        let environment = self.environment(environment);
+        let description = match (self.plan.pr, &environment.app) {
+            (Some(pr), None) => format!("Preview of PR #{pr} by alchemy-ci"),
+            (Some(pr), Some(app)) => format!("Preview of {app} for PR #{pr} by alchemy-ci"),
+            (None, _) => format!("{environment} by alchemy-ci"),
         };
         let created = forge
-            .create_deployment(environment, &sha, &description)
+            .create_deployment(&environment, &sha, &description)
             .and_then(|id| {
                 forge
                     .deployment_status(
@@ -85,6 +88,7 @@ impl<'e> StageRun<'e, '_> {
     }
 
     pub(super) fn deployment_result(&mut self, environment: &Stage) -> Result<(), StepError> {
+        let environment = self.environment(environment);
         let Some(id) = self.deployment else {
             return Ok(());
         };
@@ -115,16 +119,26 @@ impl<'e> StageRun<'e, '_> {
     }
 
     pub(super) fn deactivate_deployments(&mut self, environment: &Stage) -> Result<(), StepError> {
+        let environment = self.environment(environment);
         let Some(forge) = self.forge() else {
             return Ok(());
         };
         forge
-            .deactivate_deployments(environment)
+            .deactivate_deployments(&environment)
             .map(|_| ())
             .map_err(|source| StepError::Forge {
                 what: "mark the deployments inactive",
                 source,
             })
+    }
+
+    /// The deployment environment of a stage: named like where it is
+    /// stored, `pr-7`, or `pr-7@api` for an app's stage.
+    fn environment(&self, stage: &Stage) -> StateKey {
+        StateKey {
+            stage: stage.clone(),
+            app: self.key.app.clone(),
+        }
     }
 
     pub(super) fn post_comment(&mut self, status: CommentStatus) -> Result<(), StepError> {

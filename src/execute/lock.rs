@@ -64,6 +64,9 @@ impl StageRun<'_, '_> {
         }
         self.plan = plan;
         self.removed = super::workdir::resource_names(&held.current.snapshot.files);
+        if self.wants_changes() {
+            self.before.clone_from(&held.current.snapshot.files);
+        }
         self.record = held.current.snapshot.record.clone();
         self.held = Some(held.current.clone());
         self.keep(held.current);

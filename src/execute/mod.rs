@@ -10,6 +10,7 @@
 //! Alchemy runs; whatever was there before is set aside and put back
 //! (`workdir.rs`).
 
+mod changes;
 mod error;
 mod github;
 mod lock;
@@ -26,9 +27,11 @@ use serde::Serialize;
 
 use crate::actions::Actions;
 use crate::alchemy::layout::Finding;
-use crate::alchemy::process::{Finished, Invocation};
+use crate::alchemy::process::{Finished, Head, Invocation};
 use crate::alchemy::verify::{self as verification, Verification};
 use crate::alchemy::{urls, Flavor, Phase};
+use crate::apps::changes::Changes;
+use crate::apps::spec::AppName;
 use crate::cancel::{signal_name, Cancel, LEASE_LOST};
 use crate::github::comment::NamedUrl;
 use crate::github::forge::Forge;
@@ -92,6 +95,9 @@ pub enum Outcome {
 pub struct Report {
     pub action: Action,
     pub stage: Option<Stage>,
+    /// The app whose stage this is, in a repository with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub result: Outcome,
     /// One line: what happened.
     pub message: String,
@@ -110,6 +116,9 @@ pub struct Report {
     pub notes: Vec<String>,
     /// How a destroy that succeeded was checked.
     pub verification: Option<Verification>,
+    /// What an app's deploy changed (or, for Alchemy v2, said it would).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
 }
 
 impl Report {
@@ -118,6 +127,7 @@ impl Report {
         Self {
             action: plan.action,
             stage: plan.stage.clone(),
+            app: plan.app.clone(),
             result: Outcome::Skipped,
             message: plan.reason.clone(),
             urls: Vec::new(),
@@ -127,6 +137,7 @@ impl Report {
             warnings: Vec::new(),
             notes: Vec::new(),
             verification: None,
+            changes: None,
         }
     }
 
@@ -179,6 +190,10 @@ struct StageRun<'e, 's> {
     /// Where a pre-existing `.alchemy/` was set aside.
     aside: Option<PathBuf>,
     restored: bool,
+    /// The stage's files as the lock found them, for what a deploy changed.
+    before: BTreeMap<String, Vec<u8>>,
+    /// The first lines of Alchemy's output, for v2's plan.
+    head: Option<Head>,
     finished: Option<Finished>,
     /// The stage's files after the run.
     collected: Option<BTreeMap<String, Vec<u8>>>,
@@ -223,6 +238,8 @@ impl<'e, 's> StageRun<'e, 's> {
             record: None,
             aside: None,
             restored: false,
+            before: BTreeMap::new(),
+            head: None,
             finished: None,
             collected: None,
             collect_failed: false,
@@ -418,6 +435,10 @@ impl<'e, 's> StageRun<'e, 's> {
         let stage = self.stage.clone();
         let env =
             crate::config::resolve_env(env, &|k| std::env::var(k).ok()).map_err(StepError::Env)?;
+        if self.wants_changes() {
+            self.head = Some(Head::default());
+        }
+        let key = self.key.clone();
         let inv = Invocation {
             argv: argv.to_vec(),
             cwd: self.rt.app_dir.clone(),
@@ -429,7 +450,8 @@ impl<'e, 's> StageRun<'e, 's> {
                 .rt
                 .actions
                 .active
-                .then(|| format!("Alchemy {phase} {stage}")),
+                .then(|| format!("Alchemy {phase} {key}")),
+            head: self.head.clone(),
         };
         // A read changes no state; a deploy's or destroy's renewals save
         // the state as it stands, so a run killed outright loses little.
@@ -545,9 +567,11 @@ impl<'e, 's> StageRun<'e, 's> {
             ),
             Some(f) => (Outcome::Failure, f.to_string()),
         };
+        let changes = self.changes();
         Report {
             action: self.plan.action,
             stage: Some(stage),
+            app: self.key.app.clone(),
             result,
             message,
             urls: std::mem::take(&mut self.urls),
@@ -557,6 +581,7 @@ impl<'e, 's> StageRun<'e, 's> {
             warnings: std::mem::take(&mut self.warnings),
             notes: std::mem::take(&mut self.notes),
             verification: self.verification.take(),
+            changes,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What alchemy-ci asks of GitHub: the live state of a pull request, the
-//! open pull requests, one sticky comment per stage, deployments, and
-//! whether a workflow run is still running.
+//! What alchemy-ci asks of GitHub: the live state of a pull request and
+//! the files it changes, the open pull requests, one sticky comment per
+//! stage (or per pull request, for apps), deployments, and whether a
+//! workflow run is still running.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -11,9 +12,11 @@ use serde_json::json;
 
 use super::client::{Answer, Client, ForgeError};
 use super::comment::marker;
+use crate::apps::affected::ChangedFiles;
 use crate::event::CommitSha;
 use crate::plan::LivePr;
 use crate::stage::{PrNumber, Stage};
+use crate::state::AsKey;
 
 /// GitHub as the rest of alchemy-ci sees it. One real implementation
 /// ([`GitHub`]); tests run it against a fake GitHub server over HTTP.
@@ -27,16 +30,35 @@ pub trait Forge: Send + Sync {
         number: PrNumber,
         stage: &Stage,
         body: &str,
+    ) -> Result<CommentWrite, ForgeError> {
+        self.upsert_marked_comment(number, &marker(stage), body)
+    }
+    /// Creates or edits the comment of ours that holds `mark` (the apps'
+    /// comment of a pull request, say); folds duplicates into the oldest.
+    fn upsert_marked_comment(
+        &self,
+        number: PrNumber,
+        mark: &str,
+        body: &str,
     ) -> Result<CommentWrite, ForgeError>;
+    /// The files pull request `number` changes, every page (GitHub lists
+    /// at most 3,000).
+    fn changed_files(&self, number: PrNumber) -> Result<ChangedFiles, ForgeError>;
+    /// The files `head` changes since `base`, when `head` is `base` moved
+    /// forward (else unknown); GitHub lists at most 300.
+    fn compare_files(&self, base: &CommitSha, head: &CommitSha)
+        -> Result<ChangedFiles, ForgeError>;
+    /// A deployment to the environment named after the stage (`pr-7`), or
+    /// after an app's stage (`pr-7@api`).
     fn create_deployment(
         &self,
-        stage: &Stage,
+        stage: &dyn AsKey,
         sha: &CommitSha,
         description: &str,
     ) -> Result<u64, ForgeError>;
     fn deployment_status(&self, id: u64, status: &DeploymentStatus) -> Result<(), ForgeError>;
     /// Marks every deployment of the environment inactive; returns how many.
-    fn deactivate_deployments(&self, stage: &Stage) -> Result<usize, ForgeError>;
+    fn deactivate_deployments(&self, stage: &dyn AsKey) -> Result<usize, ForgeError>;
     /// A workflow run of the repository: is it still running?
     fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError>;
     /// Gives up on requests that would not finish by `deadline`.
@@ -270,10 +292,10 @@ impl Forge for GitHub {
             .collect())
     }
 
-    fn upsert_comment(
+    fn upsert_marked_comment(
         &self,
         number: PrNumber,
-        stage: &Stage,
+        mark: &str,
         body: &str,
     ) -> Result<CommentWrite, ForgeError> {
         let me = self.identity()?;
@@ -282,12 +304,11 @@ impl Forge for GitHub {
             &format!("{}/issues/{number}/comments?per_page=100", self.repo_path),
             &what,
         )?;
-        let mark = marker(stage);
         // Oldest first, as GitHub lists them; only our own comments count, so
         // a marker pasted by someone else is never edited.
         let mut ours: Vec<&Comment> = all
             .iter()
-            .filter(|c| me.owns(c) && c.body.as_deref().is_some_and(|b| b.contains(&mark)))
+            .filter(|c| me.owns(c) && c.body.as_deref().is_some_and(|b| b.contains(mark)))
             .collect();
         ours.sort_by_key(|c| c.id);
         let Some(keep) = ours.first() else {
@@ -328,17 +349,18 @@ impl Forge for GitHub {
 
     fn create_deployment(
         &self,
-        stage: &Stage,
+        stage: &dyn AsKey,
         sha: &CommitSha,
         description: &str,
     ) -> Result<u64, ForgeError> {
+        let stage = stage.as_key();
         // A mark of this request, so that after a failure that may have
         // come after GitHub created the deployment, it is found, not
         // created twice.
         let request = format!("{:016x}", fastrand::u64(..));
         let body = json!({
             "ref": sha.as_str(),
-            "environment": stage.as_str(),
+            "environment": stage.to_string(),
             "transient_environment": true,
             "production_environment": false,
             "auto_merge": false,
@@ -404,7 +426,8 @@ impl Forge for GitHub {
         Ok(())
     }
 
-    fn deactivate_deployments(&self, stage: &Stage) -> Result<usize, ForgeError> {
+    fn deactivate_deployments(&self, stage: &dyn AsKey) -> Result<usize, ForgeError> {
+        let stage = stage.as_key();
         let deployments: Vec<Created> = self.client.get_all(
             &format!(
                 "{}/deployments?environment={stage}&per_page=100",
@@ -424,6 +447,20 @@ impl Forge for GitHub {
             )?;
         }
         Ok(deployments.len())
+    }
+
+    fn changed_files(&self, number: PrNumber) -> Result<ChangedFiles, ForgeError> {
+        let repository = self.repo_path.trim_start_matches("/repos/");
+        super::files::changed_files(&self.client, repository, number)
+    }
+
+    fn compare_files(
+        &self,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<ChangedFiles, ForgeError> {
+        let repository = self.repo_path.trim_start_matches("/repos/");
+        super::files::compared_files(&self.client, repository, base, head)
     }
 
     fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError> {
