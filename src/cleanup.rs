@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::apps::spec::{AppName, Apps};
 use crate::config::Config;
 use crate::plan::{self, Facts, Plan};
 use crate::record::{Record, RecordStatus};
 use crate::stage::{PrNumber, Stage, StagePrefix};
-use crate::state::Snapshot;
+use crate::state::{Snapshot, StateKey};
 use crate::time::Timestamp;
 
 /// What the sweep does with one stage.
@@ -31,9 +32,52 @@ pub enum Verdict {
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
     pub stage: Stage,
+    /// The app whose stage this is (`<stage>@<app>`), with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub pr: Option<PrNumber>,
     pub verdict: Verdict,
     pub reason: String,
+}
+
+impl Candidate {
+    /// Where the stage is stored: `pr-7`, or `pr-7@api`.
+    pub fn key(&self) -> StateKey {
+        StateKey {
+            stage: self.stage.clone(),
+            app: self.app.clone(),
+        }
+    }
+}
+
+/// Every stored key's verdict: stages as [`select`] judges them, and the
+/// stages of apps the same way when the app is configured. An app's stage
+/// whose app is no longer in `apps:` is kept: without its folder and
+/// command there is no way to destroy it, and the listing says so.
+pub fn select_keys(
+    records: &[(StateKey, Result<Option<Record>, String>)],
+    open: &BTreeSet<PrNumber>,
+    p: &Policy<'_>,
+    apps: Option<&Apps>,
+) -> Vec<Candidate> {
+    records
+        .iter()
+        .map(|(key, record)| {
+            let mut c = classify(&key.stage, record, open, p);
+            c.app.clone_from(&key.app);
+            let Some(app) = &key.app else {
+                return c;
+            };
+            if apps.and_then(|a| a.get(app)).is_none() && c.verdict == Verdict::Destroy {
+                c.verdict = Verdict::Keep;
+                c.reason = format!(
+                    "{}, but app {app} is not in apps: any more; add it back to destroy its stage, or forget it with state rm --force",
+                    c.reason
+                );
+            }
+            c
+        })
+        .collect()
 }
 
 /// The knobs of a sweep.
@@ -72,6 +116,7 @@ pub fn classify(
     let pr = stage.pr_number(p.prefix);
     let verdict = |verdict, reason: String| Candidate {
         stage: stage.clone(),
+        app: None,
         pr,
         verdict,
         reason,
@@ -143,6 +188,19 @@ pub fn classify(
 /// could not be read): the destroy, or a skip that says why the stage is
 /// kept. The listing that nominated the stage is minutes old by now.
 pub fn recheck(
+    sweep: &Plan,
+    config: &Config,
+    facts: &Facts,
+    c: &Candidate,
+    replaced: &Snapshot,
+    p: &Policy<'_>,
+) -> Plan {
+    let mut plan = recheck_stage(sweep, config, facts, c, replaced, p);
+    plan.app.clone_from(&c.app);
+    plan
+}
+
+fn recheck_stage(
     sweep: &Plan,
     config: &Config,
     facts: &Facts,

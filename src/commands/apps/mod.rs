@@ -360,3 +360,64 @@ fn publish(
         }
     }
 }
+
+/// `status --refresh` for an app's stage: its read phase, run in the
+/// app's folder with its configuration, the URLs of its record refreshed.
+/// Says how it went on one line; false when it could not be read.
+pub fn read_app(session: &Session, env: &super::Env, key: &crate::state::StateKey) -> bool {
+    let result = read_app_inner(session, env, key);
+    let line = match &result {
+        Ok((r, took)) => super::run::result_line(r, *took),
+        Err(e) => format!(
+            "✘ could not read stage {key}: {}",
+            render::term(&e.to_string())
+        ),
+    };
+    session.say(&format!("{line}\n"));
+    result.is_ok_and(|(r, _)| r.result == Outcome::Success)
+}
+
+fn read_app_inner(
+    session: &Session,
+    env: &super::Env,
+    key: &crate::state::StateKey,
+) -> Result<(Report, std::time::Duration), CommandError> {
+    let name = key
+        .app
+        .as_ref()
+        .ok_or_else(|| CommandError::Usage(format!("{key} is not an app's stage")))?;
+    let spec = session
+        .config
+        .apps
+        .as_ref()
+        .and_then(|a| a.get(name))
+        .ok_or_else(|| CommandError::Usage(format!("app {name} is not in apps:")))?;
+    session.say(&format!("\n→ READ stage {key}\n"));
+    let mut config = session.config.clone();
+    config.command = crate::config::Command::Read;
+    config.stage = Some(key.stage.clone());
+    let recorded = session.store.load(key)?.snapshot.record;
+    let urls = |dep: &AppName| {
+        let k = crate::state::StateKey::app(key.stage.clone(), dep.clone());
+        session.store.load(&k).ok()?.snapshot.record.map(|r| r.urls)
+    };
+    let vars = apps_plan::resolve_app_env(spec, &urls, true).map_err(CommandError::Failed)?;
+    let app_config = apps_plan::app_config(&config, spec, &vars);
+    let dir = std::path::absolute(&spec.working_directory)
+        .map_err(|e| CommandError::Usage(format!("app {name}: {e}")))?;
+    let mut facts = session.facts();
+    facts.alchemy = crate::alchemy::detect(&app_config.alchemy_command, &dir);
+    facts.record = Some(match &recorded {
+        Some(r) => crate::plan::RecordFacts::Present {
+            status: r.status,
+            tombstone: r.is_tombstone(),
+        },
+        None => crate::plan::RecordFacts::Missing,
+    });
+    let event = super::manual_event("read", env);
+    let plan = apps_plan::decide_app(&event, &app_config, &facts, name)?;
+    session.preflight_in(&plan, &dir)?;
+    let started = Instant::now();
+    let report = session.execute_in(&plan, dir, facts.alchemy.flavor.clone(), None)?;
+    Ok((report, started.elapsed()))
+}
