@@ -163,7 +163,7 @@ impl fmt::Display for PrAction {
 }
 
 /// A commit SHA as GitHub sends it: 40 (SHA-1) or 64 (SHA-256) hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct CommitSha(String);
 
@@ -210,8 +210,6 @@ pub struct PullRequest {
     /// The base branch's commit when the event was sent: what the changed
     /// files are compared against when they come from the checkout.
     pub base_sha: CommitSha,
-    /// For a `synchronize`: the head before the push.
-    pub before: Option<CommitSha>,
     /// `None` when GitHub no longer knows the head repository (a deleted fork).
     pub head_repo: Option<String>,
     pub base_repo: Option<String>,
@@ -534,9 +532,6 @@ struct RawPr {
 #[derive(Deserialize)]
 struct RawPrEvent {
     action: String,
-    /// Lenient: only a `synchronize` has it, and it is only a hint.
-    #[serde(default, deserialize_with = "lenient_text")]
-    before: Option<String>,
     number: Option<PrNumber>,
     pull_request: RawPr,
     label: Option<RawLabel>,
@@ -564,21 +559,12 @@ impl RawPrEvent {
             head_sha: pr.head.sha,
             base_ref: pr.base.git_ref,
             base_sha: pr.base.sha,
-            before: self.before.as_deref().and_then(CommitSha::parse),
             head_repo: pr.head.repo.map(|r| r.full_name.to_string()),
             base_repo: pr.base.repo.map(|r| r.full_name.to_string()),
             labels: pr.labels.into_iter().map(|l| l.name).collect(),
             label: self.label.map(|l| l.name),
         })
     }
-}
-
-/// A string, or nothing for any other value.
-fn lenient_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
-    })
 }
 
 #[derive(Deserialize)]

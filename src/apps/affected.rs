@@ -152,13 +152,12 @@ pub struct Inputs<'a> {
     pub force: Option<&'a Force>,
 }
 
-/// What one push to a pull request changed (a `synchronize`): the files
-/// between the commit before it and its own, and the apps whose stage is
-/// deployed at the commit before it.
+/// What changed since each deployed app's preview was made: for an app
+/// live at commit `c`, the files between `c` and the commit this event
+/// deploys, when they could be read.
 #[derive(Debug, Clone, Copy)]
-pub struct Push<'a> {
-    pub files: &'a ChangedFiles,
-    pub live_before: &'a BTreeSet<AppName>,
+pub struct Since<'a> {
+    pub files: &'a BTreeMap<AppName, ChangedFiles>,
 }
 
 /// Decides, for every app, whether this event deploys it. Pure.
@@ -166,14 +165,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
     decide_push(inputs, None)
 }
 
-/// [`decide`] for a push to a pull request whose own files are known: an
-/// app the pull request touches, deployed at the commit before the push
-/// and untouched by the push, is kept (its preview already runs that
-/// code); an app the push touches deploys even when the pull request as a
-/// whole no longer does (a change reverted: its preview must follow).
+/// [`decide`], knowing what changed since each deployed app's preview
+/// was made: an app the pull request touches whose files did not change
+/// since is kept (its preview already runs this code, say after a push
+/// that touched only another app); an app whose files changed since
+/// deploys even when the pull request as a whole no longer touches it (a
+/// reverted change: its preview must follow).
 pub fn decide_push(
     inputs: &Inputs<'_>,
-    push: Option<&Push<'_>>,
+    since: Option<&Since<'_>>,
 ) -> Result<Affected, AffectedError> {
     let apps = inputs.apps;
     let mut notes = Vec::new();
@@ -224,8 +224,8 @@ pub fn decide_push(
             }
         },
     }
-    if let (None, Some(push)) = (inputs.force, push) {
-        follow_push(apps, push, &mut verdicts);
+    if let (None, Some(since)) = (inputs.force, since) {
+        follow_changes(apps, since, &mut verdicts);
     }
     pull_in_dependencies(apps, inputs.deployed, &mut verdicts);
     let decided = apps
@@ -245,13 +245,13 @@ pub fn decide_push(
     })
 }
 
-/// Narrows (and widens) the pull request's verdicts to what one push
-/// changed; see [`decide_push`].
-fn follow_push(apps: &Apps, push: &Push<'_>, verdicts: &mut [Option<Verdict>]) {
-    let ChangedFiles::Known { files } = push.files else {
-        return;
-    };
+/// Narrows (and widens) the pull request's verdicts to what changed
+/// since each deployed app's preview was made; see [`decide_push`].
+fn follow_changes(apps: &Apps, since: &Since<'_>, verdicts: &mut [Option<Verdict>]) {
     for (slot, app) in verdicts.iter_mut().zip(apps) {
+        let Some(ChangedFiles::Known { files }) = since.files.get(&app.name) else {
+            continue;
+        };
         let touched = files.iter().find_map(|f| {
             app.paths.matched_by(f).map(|g| Verdict::Deploy {
                 because: Because::Path {
@@ -268,7 +268,7 @@ fn follow_push(apps: &Apps, push: &Push<'_>, verdicts: &mut [Option<Verdict>]) {
         );
         match touched {
             Some(v) if slot.is_none() => *slot = Some(v),
-            None if by_path && push.live_before.contains(&app.name) => *slot = None,
+            None if by_path => *slot = None,
             _ => {}
         }
     }
@@ -541,28 +541,26 @@ mod tests {
     }
 
     /// Scenario: a pull request touched `api` in an earlier push, and this
-    /// push touches only `web`. `api`'s preview already runs the commit
-    /// before the push: it is kept. `docs`, which the push touches though
-    /// the pull request as a whole no longer does (a reverted change),
-    /// deploys so its preview follows.
+    /// push touches only `web`. Nothing of `api` changed since its preview
+    /// was deployed: it is kept. `docs`, whose files changed since its
+    /// preview though the pull request as a whole no longer touches it (a
+    /// reverted change), deploys so its preview follows.
     #[test]
-    fn a_push_redeploys_only_what_it_touched() {
+    fn only_what_changed_since_each_preview_redeploys() {
         let apps = apps(MONO);
         let deployed = BTreeMap::from([(n("api"), Deployed), (n("docs"), Deployed)]);
         let pr_files = known(&["apps/api/a.ts", "apps/web/b.tsx"]);
-        let pushed = known(&["apps/web/b.tsx", "docs/x.md"]);
-        let live_before = BTreeSet::from([n("api"), n("docs")]);
         let inputs = Inputs {
             apps: &apps,
             changed: &pr_files,
             deployed: &deployed,
             force: None,
         };
-        let push = Push {
-            files: &pushed,
-            live_before: &live_before,
-        };
-        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
+        let since = BTreeMap::from([
+            (n("api"), known(&["apps/web/b.tsx"])),
+            (n("docs"), known(&["apps/web/b.tsx", "docs/x.md"])),
+        ]);
+        let got = verdicts(&decide_push(&inputs, Some(&Since { files: &since })).expect("decides"));
         assert_eq!(
             got,
             [
@@ -572,22 +570,11 @@ mod tests {
                 row("admin", "not affected"),
             ]
         );
-        // Not live at the commit before the push (its last deploy was of
-        // another commit): the pull request's files decide.
-        let none = BTreeSet::new();
-        let push = Push {
-            files: &pushed,
-            live_before: &none,
-        };
-        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
-        assert_eq!(got[0], row("api", "deploy: apps/api/a.ts (apps/api/**)"));
-        // A push whose files are unknown changes nothing.
-        let unknown = ChangedFiles::Unknown { why: "x".into() };
-        let push = Push {
-            files: &unknown,
-            live_before: &live_before,
-        };
-        let got = verdicts(&decide_push(&inputs, Some(&push)).expect("decides"));
+        // What changed since is unknown (a force push, no history): the
+        // pull request's files decide.
+        let unknown = BTreeMap::from([(n("api"), ChangedFiles::Unknown { why: "x".into() })]);
+        let got =
+            verdicts(&decide_push(&inputs, Some(&Since { files: &unknown })).expect("decides"));
         assert_eq!(got[0], row("api", "deploy: apps/api/a.ts (apps/api/**)"));
         assert_eq!(got[2], row("docs", "keep (Deployed)"));
     }

@@ -7,7 +7,7 @@
 //! comment that lists them all. Pure: the facts come in, the plan comes
 //! out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -29,9 +29,10 @@ use crate::stage::PrNumber;
 pub struct AppFacts {
     /// The files the pull request (or push) changes; read for deploys.
     pub changed: Option<ChangedFiles>,
-    /// The files the push to the pull request changed (a `synchronize`),
-    /// when they could be read.
-    pub pushed: Option<ChangedFiles>,
+    /// For each commit a deployed app's preview was made from: the files
+    /// changed between it and the commit this event deploys, when they
+    /// could be read.
+    pub since: BTreeMap<CommitSha, ChangedFiles>,
     /// The record of each app's stage, as read before any lock; `None`
     /// when the store was not read (simulate).
     pub records: Option<BTreeMap<AppName, Record>>,
@@ -151,7 +152,7 @@ pub fn decide_apps(
     let apps = config.apps.as_ref().ok_or(PlanError::NoApps)?;
     let force = force(event, config, apps)?;
     let (direction, affected, selection, mut notes) = match base.action {
-        Action::Deploy => deploy_selection(apps, app_facts, force.as_ref(), before(event))?,
+        Action::Deploy => deploy_selection(apps, app_facts, force.as_ref())?,
         Action::Destroy => gone_selection(apps, app_facts, force.as_ref(), Action::Destroy),
         Action::Read => gone_selection(apps, app_facts, force.as_ref(), Action::Read),
         _ => (Direction::Deploy, None, Vec::new(), Vec::new()),
@@ -241,23 +242,14 @@ type Selected = (
     Vec<String>,
 );
 
-/// The head before a push to the pull request.
-fn before(event: &Event) -> Option<&CommitSha> {
-    match &event.payload {
-        Payload::PullRequest(pr) => pr.before.as_ref(),
-        _ => None,
-    }
-}
-
 /// A deploy: the apps the changed files (or a force) touch, and those
-/// they need; the others kept or not affected. After a push, an app the
-/// pull request touches whose preview already runs the commit before the
-/// push, and which the push does not touch, is kept.
+/// they need; the others kept or not affected. A deployed app whose files
+/// did not change since its preview was made is kept, even when the pull
+/// request touches it (a later push touched only other apps).
 fn deploy_selection(
     apps: &Apps,
     app_facts: &AppFacts,
     force: Option<&Force>,
-    before: Option<&CommitSha>,
 ) -> Result<Selected, PlanError> {
     let unknown = ChangedFiles::Unknown {
         why: "they were not looked up".into(),
@@ -269,18 +261,16 @@ fn deploy_selection(
         .flatten()
         .filter_map(|(app, r)| presence(r).map(|p| (app.clone(), p)))
         .collect();
-    let live_before: BTreeSet<AppName> = app_facts
+    let since: BTreeMap<AppName, ChangedFiles> = app_facts
         .records
         .iter()
         .flatten()
         .filter(|(_, r)| r.status == RecordStatus::Deployed)
-        .filter(|(_, r)| before.is_some() && r.head_sha.as_ref() == before)
-        .map(|(a, _)| a.clone())
+        .filter_map(|(a, r)| {
+            let files = app_facts.since.get(r.head_sha.as_ref()?)?;
+            Some((a.clone(), files.clone()))
+        })
         .collect();
-    let push = app_facts.pushed.as_ref().map(|files| affected::Push {
-        files,
-        live_before: &live_before,
-    });
     let decided = affected::decide_push(
         &affected::Inputs {
             apps,
@@ -288,7 +278,7 @@ fn deploy_selection(
             deployed: &deployed,
             force,
         },
-        push.as_ref(),
+        Some(&affected::Since { files: &since }),
     )
     .map_err(|e| PlanError::Apps(e.to_string()))?;
     let selection = decided
@@ -301,9 +291,17 @@ fn deploy_selection(
                     .is_some_and(|a| files.iter().any(|f| a.paths.is_match(f))),
                 _ => false,
             };
-            let s = match (v, before) {
-                (Verdict::Keep { .. }, Some(b)) if pr_touches => Selection::Kept {
-                    why: format!("untouched by this push; its preview runs {}", b.short()),
+            let deployed_at = app_facts
+                .records
+                .as_ref()
+                .and_then(|r| r.get(app))
+                .and_then(|r| r.head_sha.as_ref());
+            let s = match (v, deployed_at) {
+                (Verdict::Keep { .. }, Some(at)) if pr_touches => Selection::Kept {
+                    why: format!(
+                        "untouched since its preview was deployed from {}",
+                        at.short()
+                    ),
                 },
                 _ => verdict_selection(v),
             };

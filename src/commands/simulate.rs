@@ -137,7 +137,7 @@ fn simulate_apps(
     }
     let app_facts = AppFacts {
         changed: Some(changed),
-        pushed: None,
+        since: Default::default(),
         records: (!args.deployed.is_empty()).then_some(records),
         assumed: true,
         alchemy: apps

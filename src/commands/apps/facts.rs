@@ -3,7 +3,7 @@
 //! made again under each app's own lock), the files the pull request or
 //! push changes, and each app's Alchemy.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::super::session::Session;
@@ -12,7 +12,7 @@ use crate::alchemy;
 use crate::apps::affected::ChangedFiles;
 use crate::apps::plan::AppFacts;
 use crate::apps::spec::{App, AppName, Apps};
-use crate::event::{Event, Payload};
+use crate::event::{CommitSha, Event, Payload};
 use crate::plan::{Action, Plan};
 use crate::record::{Record, RecordStatus};
 use crate::stage::Stage;
@@ -57,14 +57,13 @@ pub fn gather(
     let forced = crate::apps::plan::force(event, config, apps)?.is_some();
     let looks = base.action == Action::Deploy && !forced;
     let changed = looks.then(|| changed_files(session, event));
-    let pushed = if looks {
-        pushed_files(session, event, records.as_ref())
-    } else {
-        None
+    let since = match (looks, base.commit.as_ref()) {
+        (true, Some(head)) => since_deployed(session, head, records.as_ref()),
+        _ => BTreeMap::new(),
     };
     Ok(AppFacts {
         changed,
-        pushed,
+        since,
         records,
         alchemy: apps
             .iter()
@@ -117,42 +116,51 @@ pub fn records(
     Ok(out)
 }
 
-/// The files the push to a pull request changed (a `synchronize`), when
-/// some app's preview runs the commit before it: only then can an app be
-/// left as it is although the pull request touches it.
-fn pushed_files(
+/// For each commit a deployed app's preview was made from, the files
+/// changed between it and `head`: GitHub's comparison with a token, else
+/// the checkout's history. Unknown (a force push, no history) is left out
+/// and the pull request's files decide.
+fn since_deployed(
     session: &Session,
-    event: &Event,
+    head: &CommitSha,
     records: Option<&BTreeMap<AppName, Record>>,
-) -> Option<ChangedFiles> {
-    let Payload::PullRequest(pr) = &event.payload else {
-        return None;
-    };
-    let before = pr.before.as_ref()?;
-    let live = records?
-        .values()
-        .any(|r| r.status == RecordStatus::Deployed && r.head_sha.as_ref() == Some(before));
-    if !live {
-        return None;
-    }
-    if let Some(forge) = session.forge() {
-        match forge.compare_files(before, &pr.head_sha) {
-            Ok(c) => return Some(c),
-            Err(e) => tracing::warn!(
-                "could not compare {} with {}: {e}; trying the checkout's history",
-                before.short(),
-                pr.head_sha.short()
-            ),
-        }
-    }
+) -> BTreeMap<CommitSha, ChangedFiles> {
+    let commits: BTreeSet<&CommitSha> = records
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| r.status == RecordStatus::Deployed)
+        .filter_map(|(_, r)| r.head_sha.as_ref())
+        .collect();
     let here = std::path::absolute(".").unwrap_or_else(|_| PathBuf::from("."));
-    match crate::apps::git_diff::push_files(&here, before, &pr.head_sha) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            tracing::warn!("{e}");
-            None
+    let mut out = BTreeMap::new();
+    for from in commits {
+        if from == head {
+            out.insert(from.clone(), ChangedFiles::Known { files: Vec::new() });
+            continue;
+        }
+        let by_api = session
+            .forge()
+            .and_then(|f| match f.compare_files(from, head) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(
+                        "could not compare {} with {}: {e}; trying the checkout's history",
+                        from.short(),
+                        head.short()
+                    );
+                    None
+                }
+            });
+        let files = by_api.or_else(|| {
+            crate::apps::git_diff::push_files(&here, from, head)
+                .map_err(|e| tracing::warn!("{e}"))
+                .ok()
+        });
+        if let Some(f @ ChangedFiles::Known { .. }) = files {
+            out.insert(from.clone(), f);
         }
     }
+    out
 }
 
 /// The files the event changes: GitHub's list for a pull request when

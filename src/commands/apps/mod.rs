@@ -421,3 +421,30 @@ fn read_app_inner(
     let report = session.execute_in(&plan, dir, facts.alchemy.flavor.clone(), None)?;
     Ok((report, started.elapsed()))
 }
+
+/// An app that depends on `app` and still has a stage of `stage`: `app`
+/// is not destroyed before it, which would leave it unable to read
+/// `app`'s URL for its own destroy. An unreadable stage counts as there.
+pub fn dependant_with_stage(
+    session: &Session,
+    app: &AppName,
+    stage: &crate::stage::Stage,
+) -> Option<AppName> {
+    let apps = session.config.apps.as_ref()?;
+    apps.iter()
+        .filter(|a| apps.dependencies(a).contains(app))
+        .find(|a| {
+            let key = crate::state::StateKey::app(stage.clone(), a.name.clone());
+            match session.store.load(&key) {
+                Ok(l) => {
+                    !l.snapshot.files.is_empty()
+                        || l.snapshot
+                            .record
+                            .as_ref()
+                            .is_some_and(|r| r.status != crate::record::RecordStatus::Destroyed)
+                }
+                Err(_) => true,
+            }
+        })
+        .map(|a| a.name.clone())
+}

@@ -181,6 +181,25 @@ impl<'a> Work<'a> {
         self.execute(app, &plan, &app_config, dir.clone())
     }
 
+    /// A destroy of an app waits while an app that depends on it still
+    /// has a stage (destroyed elsewhere out of order, or failed to go).
+    fn not_before_dependants(&self, p: Plan, app: &AppName) -> Plan {
+        let (Action::Destroy, Some(stage)) = (p.action, p.stage.clone()) else {
+            return p;
+        };
+        let Some(d) = super::dependant_with_stage(self.session, app, &stage) else {
+            return p;
+        };
+        let mut keep = crate::plan::skip(
+            &p,
+            &stage,
+            p.pr,
+            format!("kept: {d}, which depends on it, still has a stage; destroy {d} first (the sweep does it in order)"),
+        );
+        keep.app = Some(app.clone());
+        keep
+    }
+
     fn execute(
         &self,
         app: &AppName,
@@ -200,7 +219,8 @@ impl<'a> Work<'a> {
             facts.alchemy = detected.clone();
             facts.record = Some(RecordFacts::of(replaced));
             facts.live_pr = pr.and_then(|n| self.session.live_pr(n));
-            apps_plan::decide_app(self.event, app_config, &facts, app)
+            let p = apps_plan::decide_app(self.event, app_config, &facts, app)?;
+            Ok(self.not_before_dependants(p, app))
         };
         let verb = match (plan.action, self.plan.direction) {
             (Action::Skip, _) => "SKIP",

@@ -15,7 +15,7 @@ use super::super::CommandError;
 use super::Work;
 use crate::apps::order::{self, Direction, Done, Final, Outcome as AppOutcome, Scheduler};
 use crate::apps::plan as apps_plan;
-use crate::apps::spec::{App, AppName};
+use crate::apps::spec::AppName;
 use crate::cleanup::{self, Candidate, Policy};
 use crate::execute::{Outcome, Report};
 use crate::github::comment::NamedUrl;
@@ -151,19 +151,21 @@ fn destroy_app(work: &Work<'_>, c: &Candidate) -> Result<Report, CommandError> {
             ..work.policy.clone()
         };
         let p = cleanup::recheck(work.sweep, &app_config, &facts, c, replaced, &now);
-        Ok(match dependant_with_stage(session, spec, c) {
-            Some(d) if p.action == Action::Destroy => {
-                let mut keep = plan::skip(
+        Ok(
+            match super::super::apps::dependant_with_stage(session, &spec.name, &c.stage) {
+                Some(d) if p.action == Action::Destroy => {
+                    let mut keep = plan::skip(
                     work.sweep,
                     &c.stage,
                     c.pr,
                     format!("kept: {d}, which depends on it, still has a stage; it is destroyed once {d} is gone"),
                 );
-                keep.app = c.app.clone();
-                keep
-            }
-            _ => p,
-        })
+                    keep.app = c.app.clone();
+                    keep
+                }
+                _ => p,
+            },
+        )
     };
     session.preflight_in(&plan, &dir)?;
     let _folder = work.folders.get(&dir).map(|m| m.lock());
@@ -175,27 +177,4 @@ fn destroy_app(work: &Work<'_>, c: &Candidate) -> Result<Report, CommandError> {
     };
     say(&format!("{line}\n"));
     report
-}
-
-/// An app that depends on `app` and still has a stage of `c`'s stage:
-/// destroying `app` first could leave it broken and unable to go.
-fn dependant_with_stage(session: &Session, app: &App, c: &Candidate) -> Option<AppName> {
-    let apps = session.config.apps.as_ref()?;
-    apps.iter()
-        .filter(|a| apps.dependencies(a).contains(&app.name))
-        .find(|a| {
-            let key = StateKey::app(c.stage.clone(), a.name.clone());
-            match session.store.load(&key) {
-                Ok(l) => {
-                    !l.snapshot.files.is_empty()
-                        || l.snapshot
-                            .record
-                            .as_ref()
-                            .is_some_and(|r| r.status != crate::record::RecordStatus::Destroyed)
-                }
-                // Unreadable: assume it is there; the next sweep retries.
-                Err(_) => true,
-            }
-        })
-        .map(|a| a.name.clone())
 }
