@@ -26,6 +26,8 @@ fn facts() -> Facts {
         live_pr: None,
         record: None,
         run: RunContext::default(),
+        commenter_permission: None,
+        pull_head: None,
     }
 }
 

@@ -477,7 +477,12 @@ fn a_deployment_whose_answer_was_lost_is_not_created_twice() {
     let gh = GitHub::new(client, &format!("{OWNER}/{REPO}")).expect("repo");
     let sha = CommitSha::parse(&FakeGitHub::sha("dup")).expect("sha");
     let id = gh
-        .create_deployment(&stage("pr-57"), &sha, "Preview of PR #57")
+        .create_deployment(
+            &alchemy_ci::github::environment::EnvironmentRule::default(),
+            &stage("pr-57"),
+            alchemy_ci::stage::PrNumber::new(57),
+            &sha,
+        )
         .expect("created once");
     let all = fake.deployments(OWNER, REPO);
     assert_eq!(all.len(), 1, "{all:#?}");
@@ -641,6 +646,8 @@ fn facts() -> Facts {
         live_pr: None,
         record: None,
         run: RunContext::default(),
+        commenter_permission: None,
+        pull_head: None,
     }
 }
 
