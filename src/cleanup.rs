@@ -195,16 +195,20 @@ fn by_age(r: &Record, labels: Option<&Vec<String>>, p: &Policy<'_>) -> Option<Ca
             removes_at: Some(removes_at),
             ..c(
                 Verdict::Warn,
-                format!("expires soon: warn now, remove after {}", removes_at.human()),
+                format!(
+                    "expires soon: warn now, remove after {}",
+                    removes_at.human()
+                ),
             )
         },
         TtlVerdict::Warned { removes_at } => c(
             Verdict::Keep,
             format!("warned of its expiry; removed after {}", removes_at.human()),
         ),
-        TtlVerdict::Kept { until: Some(u) } => {
-            c(Verdict::Keep, format!("kept past the ttl until {}", u.human()))
-        }
+        TtlVerdict::Kept { until: Some(u) } => c(
+            Verdict::Keep,
+            format!("kept past the ttl until {}", u.human()),
+        ),
         TtlVerdict::Kept { until: None } => c(
             Verdict::Keep,
             format!(

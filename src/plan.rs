@@ -363,7 +363,9 @@ pub struct Plan {
 pub enum StatusPhase {
     Deploying,
     /// `success`: a PR that needs no preview never blocks on the check.
-    NotNeeded { reason: String },
+    NotNeeded {
+        reason: String,
+    },
 }
 
 /// A PR comment's command, as the plan answers it.
@@ -573,8 +575,13 @@ impl Decider<'_> {
     fn pull_request(&mut self, pr: &PullRequest, target: bool) -> Intent {
         let n = pr.number;
         let stage = Stage::for_pr(&self.config.stage_prefix, n);
-        if let Some(skip) = self.fork_guard(pr, target, &stage) {
-            return skip;
+        // A fork's close still destroys the preview an approval made: it
+        // runs no code of the fork with secrets (a `pull_request` run of a
+        // fork gets none, `pull_request_target` checks out the base).
+        if pr.action != PrAction::Closed {
+            if let Some(skip) = self.fork_guard(pr, target, &stage) {
+                return skip;
+            }
         }
         let draft_skip = || {
             Intent::NotNeeded(
@@ -857,7 +864,12 @@ impl Decider<'_> {
             }
             _ => pr_number,
         };
-        let sections = std::mem::take(&mut self.reply.sections);
+        // The comment's first step writes no comment: the step that runs
+        // the command answers.
+        let sections = match action {
+            Action::Approve => Vec::new(),
+            _ => std::mem::take(&mut self.reply.sections),
+        };
         let preview = Preview {
             action,
             stage: stage.as_ref(),
@@ -896,7 +908,12 @@ impl Decider<'_> {
     }
 
     /// What an intent comes to: its action, stage, reason and steps.
-    fn shape(&self, intent: Intent, pr: Option<&PullRequest>, commit: Option<&CommitSha>) -> Shaped {
+    fn shape(
+        &self,
+        intent: Intent,
+        pr: Option<&PullRequest>,
+        commit: Option<&CommitSha>,
+    ) -> Shaped {
         let (config, facts) = (self.config, self.facts);
         let has_commit = commit.is_some();
         let store = config.state_store.clone();
@@ -933,13 +950,9 @@ impl Decider<'_> {
                 shaped(Action::Read, Some(stage), why, steps)
             }
             Intent::Keep(stage, _, why) => shaped(Action::Keep, Some(stage), why, comment_steps),
-            Intent::Unlock(stage, why) => {
-                shaped(Action::Unlock, Some(stage), why, comment_steps)
-            }
+            Intent::Unlock(stage, why) => shaped(Action::Unlock, Some(stage), why, comment_steps),
             Intent::Reply(stage, why) => shaped(Action::Reply, Some(stage), why, comment_steps),
-            Intent::Approve(stage, why) => {
-                shaped(Action::Approve, Some(stage), why, comment_steps)
-            }
+            Intent::Approve(stage, why) => shaped(Action::Approve, Some(stage), why, comment_steps),
             Intent::NotNeeded(stage, why) => {
                 let mut steps = Vec::new();
                 if facts.can_post && config.status_check.posts() && has_commit {
@@ -1129,12 +1142,14 @@ fn stage_steps(
     phase: Phase,
 ) -> Vec<Step> {
     let store = config.state_store.clone();
-    let comment = pr.is_some() && facts.can_post && config.comment;
-    // A deployment and a commit status need the commit deployed.
-    let deployments = facts.can_post && config.deployments && commit;
-    let statuses =
-        facts.can_post && config.status_check.posts() && commit && phase == Phase::Deploy;
-    let environment = config.deployment_environment.environment(stage);
+    let report = Reporting {
+        phase,
+        comment: pr.is_some() && facts.can_post && config.comment,
+        // A deployment and a commit status need the commit deployed.
+        deployments: facts.can_post && config.deployments && commit,
+        statuses: facts.can_post && config.status_check.posts() && commit && phase == Phase::Deploy,
+        environment: config.deployment_environment.environment(stage),
+    };
     let stage_of = || stage.clone();
     let mut steps = vec![
         step(StepKind::AcquireLock { stage: stage_of() }),
@@ -1143,31 +1158,11 @@ fn stage_steps(
             store: store.clone(),
         }),
     ];
-    let (started, success, failure) = match phase {
-        Phase::Destroy => (
-            CommentStatus::Destroying,
-            RecordStatus::Destroyed,
-            RecordStatus::DestroyFailed,
-        ),
-        _ => (
-            CommentStatus::Deploying,
-            RecordStatus::Deployed,
-            RecordStatus::Failed,
-        ),
+    let (success, failure) = match phase {
+        Phase::Destroy => (RecordStatus::Destroyed, RecordStatus::DestroyFailed),
+        _ => (RecordStatus::Deployed, RecordStatus::Failed),
     };
-    if comment {
-        steps.push(step(StepKind::Comment { status: started }));
-    }
-    if statuses {
-        steps.push(step(StepKind::CommitStatus {
-            phase: StatusPhase::Deploying,
-        }));
-    }
-    if deployments && phase == Phase::Deploy {
-        steps.push(step(StepKind::CreateDeployment {
-            environment: environment.clone(),
-        }));
-    }
+    steps.extend(starting_steps(&report));
     steps.push(step(run_alchemy(config, facts, stage, pr, phase)));
     if phase == Phase::Destroy {
         steps.push(step(StepKind::VerifyDestroyed {
@@ -1195,14 +1190,31 @@ fn stage_steps(
     // GitHub: a cancelled job is killed seconds after SIGTERM, and GitHub
     // calls can take that long.
     steps.push(always(StepKind::ReleaseLock { stage: stage_of() }));
-    let report = Reporting {
-        phase,
-        comment,
-        deployments,
-        statuses,
-        environment,
-    };
     steps.extend(reporting_steps(&report));
+    steps
+}
+
+/// What a stage's run tells GitHub before Alchemy runs: the comment, the
+/// pending commit status, the deployment in progress.
+fn starting_steps(r: &Reporting) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if r.comment {
+        let status = match r.phase {
+            Phase::Destroy => CommentStatus::Destroying,
+            _ => CommentStatus::Deploying,
+        };
+        steps.push(step(StepKind::Comment { status }));
+    }
+    if r.statuses {
+        steps.push(step(StepKind::CommitStatus {
+            phase: StatusPhase::Deploying,
+        }));
+    }
+    if r.deployments && r.phase == Phase::Deploy {
+        steps.push(step(StepKind::CreateDeployment {
+            environment: r.environment.clone(),
+        }));
+    }
     steps
 }
 
@@ -1268,7 +1280,7 @@ fn run_alchemy(
     }
 }
 
-/// What a stage's run reports to GitHub once the store is written.
+/// What a stage's run tells GitHub around the store's write.
 struct Reporting {
     phase: Phase,
     comment: bool,

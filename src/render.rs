@@ -30,9 +30,10 @@ fn event_lines(p: &Plan) -> String {
         p.event_source
     );
     if let Some(c) = &p.command {
-        let permission = c
-            .permission
-            .map_or_else(|| "permission not checked".to_owned(), |l| format!("{l} permission"));
+        let permission = c.permission.map_or_else(
+            || "permission not checked".to_owned(),
+            |l| format!("{l} permission"),
+        );
         let asked = c.command.unwrap_or("no command understood");
         let _ = writeln!(
             out,
@@ -163,15 +164,18 @@ fn step_text(kind: &StepKind) -> String {
             on_success.as_str(),
             on_failure.as_str()
         ),
-        StepKind::CreateDeployment { environment } => {
-            format!("create a GitHub deployment for environment {environment} (in progress)")
-        }
-        StepKind::DeploymentResult { environment } => {
-            format!("mark the deployment of {environment} success (with its URL) or failure")
-        }
-        StepKind::DeactivateDeployments { environment } => {
-            format!("mark the deployments of {environment} inactive")
-        }
+        StepKind::CreateDeployment { environment } => format!(
+            "create the stage's GitHub deployment in environment {} (in progress)",
+            term(environment)
+        ),
+        StepKind::DeploymentResult { environment } => format!(
+            "mark the deployment in environment {} success (with its URL; the stage's older ones inactive) or failure",
+            term(environment)
+        ),
+        StepKind::DeactivateDeployments { environment } => format!(
+            "mark the stage's deployments in environment {} inactive",
+            term(environment)
+        ),
         StepKind::RunAlchemy {
             phase,
             argv,

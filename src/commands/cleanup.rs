@@ -451,7 +451,10 @@ fn warn_one(
     };
     let warning = crate::ttl::warning_markdown(&texts, at);
     let plan = plan::sweep_warn(sweep, config, &c.stage, c.pr, at, warning);
-    say(&format!("\n→ WARN stage {} because it {}\n", c.stage, c.reason));
+    say(&format!(
+        "\n→ WARN stage {} because it {}\n",
+        c.stage, c.reason
+    ));
     let recheck = |replaced: &Snapshot| judge_again(session, sweep, policy, c, replaced);
     session.preflight(&plan)?;
     let started = std::time::Instant::now();

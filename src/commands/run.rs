@@ -78,16 +78,16 @@ fn comment_facts(
     else {
         return Ok(());
     };
-    let permission = forge.permission(&login).map_err(|e| {
-        CommandError::Failed(format!("could not check {login}'s permission: {e}"))
-    })?;
+    let permission = forge
+        .permission(&login)
+        .map_err(|e| CommandError::Failed(format!("could not check {login}'s permission: {e}")))?;
     facts.commenter_permission = Some(permission);
     if permission < config.command_permission {
         return Ok(());
     }
-    let head = forge.pull_head(c.number).map_err(|e| {
-        CommandError::Failed(format!("could not look up PR #{}: {e}", c.number))
-    })?;
+    let head = forge
+        .pull_head(c.number)
+        .map_err(|e| CommandError::Failed(format!("could not look up PR #{}: {e}", c.number)))?;
     facts.live_pr = Some(plan::LivePr {
         open: head.open,
         head_sha: head.sha.clone(),

@@ -33,7 +33,7 @@ impl<'a> Reactions<'a> {
 
     /// The steps before the stage's lock: the first reaction, then the
     /// checkout check. A refusal is the run's report.
-    pub fn before(&mut self) -> Result<(), Report> {
+    pub fn before(&mut self) -> Result<(), Box<Report>> {
         let early = self
             .plan
             .steps
@@ -45,11 +45,11 @@ impl<'a> Reactions<'a> {
                 StepKind::CheckCheckout { approved } => {
                     if let Err(message) = self.check_checkout(approved) {
                         tracing::error!("{message}");
-                        return Err(Report {
+                        return Err(Box::new(Report {
                             result: Outcome::Failure,
                             message,
                             ..Report::skipped(self.plan)
-                        });
+                        }));
                     }
                 }
                 _ => {}

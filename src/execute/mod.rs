@@ -153,7 +153,7 @@ impl Report {
 pub fn execute(plan: &Plan, rt: &Runtime<'_>) -> Result<Report, PlanError> {
     let mut replies = answer::Reactions::new(plan, rt);
     let mut report = match replies.before() {
-        Err(refused) => refused,
+        Err(refused) => *refused,
         Ok(()) => match plan.stage.clone().filter(|_| runs_stage(plan)) {
             Some(stage) => std::thread::scope(|scope| {
                 let mut run = StageRun::new(rt, scope, plan.clone(), stage);
@@ -509,11 +509,7 @@ impl<'e, 's> StageRun<'e, 's> {
         let files = self.final_files();
         let now = self.rt.clock.now();
         let deploy = self.plan.action.deploys();
-        let approval = self
-            .plan
-            .command
-            .as_ref()
-            .and_then(|c| c.approval.clone());
+        let approval = self.plan.command.as_ref().and_then(|c| c.approval.clone());
         let (pr, commit, run_url) = (
             self.plan.pr,
             self.plan.commit.clone(),

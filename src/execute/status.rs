@@ -31,8 +31,11 @@ pub(super) fn post_status(
     sha: &CommitSha,
     phase: Phase,
 ) -> Result<Option<String>, ForgeError> {
-    let statuses =
-        status_check::statuses(stage, rt.run_url.as_deref(), &[AppPhase { app: None, phase }]);
+    let statuses = status_check::statuses(
+        stage,
+        rt.run_url.as_deref(),
+        &[AppPhase { app: None, phase }],
+    );
     for s in &statuses {
         if let StatusWrite::Forbidden { message } = forge.set_status(sha, s)? {
             let msg = format!(
@@ -131,7 +134,11 @@ pub(super) fn sections_for(
         out.push(ttl::kept_markdown(&texts, Some(until)));
     }
     let named = plan.command.as_ref().is_some_and(|c| c.approval.is_some());
-    if let Some(a) = r.approved.as_ref().filter(|a| !named && r.head_sha.as_ref() == Some(&a.sha)) {
+    if let Some(a) = r
+        .approved
+        .as_ref()
+        .filter(|a| !named && r.head_sha.as_ref() == Some(&a.sha))
+    {
         out.push(approved_markdown(a));
     }
     out

@@ -13,10 +13,14 @@
 use super::{always, step, Decider, Intent, Section, Step, StepKind};
 use crate::config::Config;
 use crate::event::{CommitSha, IssueComment, Login};
+use crate::github::markdown;
 use crate::plan::{Action, CommentCommand};
 use crate::pr_command::approval::{approved_markdown, fork_notice, Approval};
-use crate::pr_command::decide::{self, Action as Asked, Authorized, CommandPolicy, CommentDecision};
+use crate::pr_command::decide::{
+    self, Action as Asked, Authorized, CommandPolicy, CommentDecision,
+};
 use crate::pr_command::help::{help_markdown, HelpInput};
+use crate::pr_command::parse::{parse, Parsed};
 use crate::pr_command::permission::Permission;
 use crate::pr_command::Reaction;
 use crate::stage::{PrNumber, Stage};
@@ -68,10 +72,7 @@ impl Reply {
 
     /// 👀 now, 🚀 or 😕 at the end.
     fn started(&mut self) {
-        self.reactions(
-            Reaction::Eyes,
-            Some((Reaction::Rocket, Reaction::Confused)),
-        );
+        self.reactions(Reaction::Eyes, Some((Reaction::Rocket, Reaction::Confused)));
     }
 
     /// 👀 now and 😕 at the end: the command was understood and cannot do
@@ -99,6 +100,18 @@ impl Decider<'_> {
             }
             CommentDecision::Refuse { reason } => {
                 self.reply.first = Some(Reaction::MinusOne);
+                self.reply.pr = Some(n);
+                let asked = match parse(&c.body, &config.command_prefix) {
+                    Parsed::Command { command } => Some(command.name()),
+                    _ => None,
+                };
+                self.reply.command = Some(CommentCommand {
+                    comment_id: c.comment_id,
+                    by: c.author.login.clone(),
+                    permission: None,
+                    command: asked,
+                    approval: None,
+                });
                 return Intent::Skip(Some(stage), reason);
             }
             CommentDecision::CheckPermission { login, request } => (login, request),
@@ -126,7 +139,17 @@ impl Decider<'_> {
             command: request.as_ref().ok().map(|r| r.name()),
             approval: None,
         });
-        match decide::authorize(&login, permission, &request, &policy) {
+        let answer = decide::authorize(&login, permission, &request, &policy);
+        if let (Ok(asked), false) = (&request, matches!(answer, Authorized::Refuse { .. })) {
+            // The answer says whose command it is.
+            self.reply.sections.push(Section::always(format!(
+                "💬 `{} {}` from **{}**.\n",
+                config.command_prefix,
+                asked.name(),
+                markdown::text(login.as_str())
+            )));
+        }
+        match answer {
             Authorized::Refuse { reason } => {
                 self.reply.first = Some(Reaction::MinusOne);
                 Intent::Skip(Some(stage), reason)
@@ -150,7 +173,9 @@ impl Decider<'_> {
         self.reply.sections.push(Section::always(help));
         self.fork_notice();
         let why = match reason {
-            Some(r) => format!("{login}'s command was not understood ({r}): answered with the help"),
+            Some(r) => {
+                format!("{login}'s command was not understood ({r}): answered with the help")
+            }
             None => format!("{login} asked for the help"),
         };
         Intent::Reply(stage, why)
@@ -165,7 +190,8 @@ impl Decider<'_> {
         action: Asked,
         hand_off: bool,
     ) -> Intent {
-        let said = |what: &str| format!("{login} commented `{} {what}`", self.config.command_prefix);
+        let said =
+            |what: &str| format!("{login} commented `{} {what}`", self.config.command_prefix);
         match action {
             Asked::Deploy { .. } => self.runs_code(stage, n, login, Action::Deploy, hand_off),
             Asked::Redeploy { .. } => self.runs_code(stage, n, login, Action::Redeploy, hand_off),
@@ -205,10 +231,13 @@ impl Decider<'_> {
                 "PR #{n}'s state, head and whether it comes from a fork (a run reads them from GitHub; --pr-state, --pr-head and --pr-fork give them here)"
             ));
         }
-        let open = live.as_ref().map_or(true, |l| l.open);
+        let open = live.as_ref().is_none_or(|l| l.open);
         if !open && action.deploys() {
             self.reply.cannot();
-            return Intent::Reply(stage, format!("{why}, but PR #{n} is closed; a closed PR gets no preview"));
+            return Intent::Reply(
+                stage,
+                format!("{why}, but PR #{n} is closed; a closed PR gets no preview"),
+            );
         }
         let commit = self
             .config
@@ -216,30 +245,18 @@ impl Decider<'_> {
             .clone()
             .or_else(|| pull.as_ref().map(|p| p.sha.clone()));
         let from_fork = pull.as_ref().is_some_and(|p| p.from_fork);
-        if let (Some(c), Some(l), false) = (&commit, &live, from_fork) {
-            // A branch's push deploys itself: an older commit is not put
-            // back over it.
-            if l.head_sha != *c && action.deploys() {
-                self.reply.cannot();
-                return Intent::Reply(stage, format!(
-                    "{why} at commit {}, but PR #{n}'s head is {} now; the run for that push deploys it",
-                    c.short(),
-                    l.head_sha.short()
-                ));
-            }
-        }
-        if let (Some(c), Some(l), true) = (&commit, &live, from_fork) {
-            if l.head_sha != *c {
-                self.warnings.push(format!(
-                    "PR #{n}'s head moved to {} after the approval of {}: only {} is deployed; the new head needs a new approval",
-                    l.head_sha.short(), c.short(), c.short()
-                ));
-            }
+        if let Some(moved) = self.moved_on(&why, n, commit.as_ref(), from_fork, action) {
+            return moved;
         }
         self.reply.commit.clone_from(&commit);
         if let (Some(sha), true) = (&commit, from_fork) {
-            let approval = Approval { sha: sha.clone(), by: login.clone() };
-            self.reply.sections.push(Section::always(approved_markdown(&approval)));
+            let approval = Approval {
+                sha: sha.clone(),
+                by: login.clone(),
+            };
+            self.reply
+                .sections
+                .push(Section::always(approved_markdown(&approval)));
             if let Some(cmd) = self.reply.command.as_mut() {
                 cmd.approval = Some(approval);
             }
@@ -258,6 +275,45 @@ impl Decider<'_> {
             Action::Redeploy => Intent::Redeploy(stage, why),
             _ => Intent::Destroy(stage, why),
         }
+    }
+
+    /// The PR's head moved past the commit the command runs. A branch's
+    /// push deploys itself, so an older commit is not put back over it; a
+    /// fork's approved commit is deployed, and the plan says the new head
+    /// needs a new approval.
+    fn moved_on(
+        &mut self,
+        why: &str,
+        n: PrNumber,
+        commit: Option<&CommitSha>,
+        from_fork: bool,
+        action: Action,
+    ) -> Option<Intent> {
+        let live = self.facts.live_pr.as_ref()?;
+        let c = commit?;
+        if live.head_sha == *c || !action.deploys() {
+            return None;
+        }
+        if from_fork {
+            self.warnings.push(format!(
+                "PR #{n}'s head moved to {} after the approval of {}: only {} is deployed; the new head needs a new approval",
+                live.head_sha.short(),
+                c.short(),
+                c.short()
+            ));
+            return None;
+        }
+        let reason = format!(
+            "{why} at commit {}, but PR #{n}'s head is {} now; the run for that push deploys it",
+            c.short(),
+            live.head_sha.short()
+        );
+        self.reply.cannot();
+        Some(Intent::Reply(self.stage_of(n), reason))
+    }
+
+    fn stage_of(&self, n: PrNumber) -> Stage {
+        Stage::for_pr(&self.config.stage_prefix, n)
     }
 
     /// On a fork's PR, how a maintainer approves its head.
@@ -279,16 +335,23 @@ impl Decider<'_> {
         let mut steps = Vec::new();
         match intent {
             Intent::Keep(stage, keep, _) => {
-                steps.push(step(StepKind::AcquireLock { stage: stage.clone() }));
+                steps.push(step(StepKind::AcquireLock {
+                    stage: stage.clone(),
+                }));
                 steps.push(step(StepKind::KeepPreview { keep: *keep }));
-                steps.push(always(StepKind::ReleaseLock { stage: stage.clone() }));
+                steps.push(always(StepKind::ReleaseLock {
+                    stage: stage.clone(),
+                }));
             }
             Intent::Unlock(stage, _) => {
                 let by = self.reply.command.as_ref().map_or_else(
                     || "a comment command".to_owned(),
                     |c| format!("{} with {} unlock", c.by, self.config.command_prefix),
                 );
-                steps.push(step(StepKind::Unlock { stage: stage.clone(), by }));
+                steps.push(step(StepKind::Unlock {
+                    stage: stage.clone(),
+                    by,
+                }));
             }
             Intent::Approve(..) => {
                 if let Some(sha) = commit {

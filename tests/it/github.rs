@@ -461,10 +461,12 @@ fn sticky_comment_lifecycle(token: &str, author: &str) {
     let deployments = fake.deployments(OWNER, REPO);
     assert_eq!(deployments.len(), 1);
     let d = &deployments[0];
+    // One shared environment; the stage is in the payload.
     assert_eq!(
         (d.environment.as_str(), d.sha.as_str()),
-        ("pr-21", sha.as_str())
+        ("preview", sha.as_str())
     );
+    assert_eq!(d.payload["alchemy-ci"]["stage"], "pr-21");
     let last = d.statuses.last().expect("a status");
     assert_eq!(last.state, "success");
     assert_eq!(last.environment_url, "https://pr-21.web.example.test/");

@@ -95,7 +95,11 @@ fn a_preview_swept_from_an_open_pr_comes_back_with_the_next_push() {
         r.updated_at = weeks_ago;
     });
 
-    let sweep = app.command(&["cleanup"], &["--ttl", "14d"], &pairs(&env, &[]));
+    let sweep = app.command(
+        &["cleanup"],
+        &["--ttl", "14d", "--ttl-warning", "off"],
+        &pairs(&env, &[]),
+    );
     sweep.ok();
     let rec = app.record("pr-41");
     assert_eq!(rec.status, RecordStatus::Destroyed, "{}", sweep.context());
