@@ -176,15 +176,13 @@ fn publish(session: &Session, plan: &Plan, report: &Report, facts: &Facts, event
         ),
     ];
     // A comment's first step hands the approved commit to the next.
-    if let Payload::IssueComment(_) = &event.payload {
-        let handed = plan.action == Action::Approve && report.result == Outcome::Success;
-        let sha = plan.commit.as_ref().filter(|_| handed);
-        outputs.push(("run", handed.to_string()));
-        outputs.push((
-            "sha",
-            sha.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        ));
-    }
+    let handed = plan.action == Action::Approve && report.result == Outcome::Success;
+    let sha = plan.commit.as_ref().filter(|_| handed);
+    outputs.push(("run", handed.to_string()));
+    outputs.push((
+        "sha",
+        sha.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+    ));
     if let Err(e) = actions.set_outputs(&outputs) {
         tracing::warn!("could not write the step outputs: {e}");
     }

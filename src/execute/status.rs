@@ -22,8 +22,9 @@ use crate::time::Timestamp;
 use crate::ttl;
 
 /// Posts the statuses `phase` comes to on `sha`. `Ok(Some(message))` when
-/// GitHub refused (the token may not write statuses): said as the
-/// `status-check` mode asks, and no more statuses should be posted.
+/// GitHub refused (the token may not write statuses): a warning in the log
+/// (and an annotation with `status-check: true`), and no more statuses
+/// should be posted.
 pub(super) fn post_status(
     forge: &dyn Forge,
     rt: &Runtime<'_>,
@@ -42,14 +43,11 @@ pub(super) fn post_status(
                 "could not post the {} commit status: GitHub refused ({message}); give the job `statuses: write` for a check branch protection can require",
                 s.context
             );
-            match rt.config.status_check {
-                // Quietly: the default should not nag a workflow that
-                // never asked for the check.
-                StatusCheck::Auto => tracing::info!("{msg}"),
-                _ => {
-                    tracing::warn!("{msg}");
-                    rt.actions.warning(&msg);
-                }
+            tracing::warn!("{msg}");
+            // The default says it in the log only: a workflow that never
+            // asked for the check gets no annotation on every run.
+            if rt.config.status_check == StatusCheck::On {
+                rt.actions.warning(&msg);
             }
             return Ok(Some(msg));
         }

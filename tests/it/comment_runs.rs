@@ -406,6 +406,24 @@ fn a_fork_deploys_only_the_commit_a_maintainer_approved() {
     let a = pr.head();
     let comment_step = ["--command", "comment"];
 
+    // Opened: a `pull_request_target` run, which runs nothing of the fork,
+    // tells maintainers on the PR how to approve.
+    let mut opened = fixture("pull_request.opened.json");
+    opened["number"] = json!(84);
+    opened["pull_request"]["number"] = json!(84);
+    opened["pull_request"]["head"]["sha"] = json!(a);
+    opened["pull_request"]["head"]["repo"]["full_name"] = json!("outsider/Hello-World");
+    let ev = pr.app.dir.write_json("events/fork-opened.json", &opened);
+    let out = pr.run(&ev, &["--event-name", "pull_request_target"], &[]);
+    out.ok();
+    let notice = pr.sticky().expect("the notice");
+    assert!(
+        notice.contains("comes from a fork") && notice.contains("/alchemy deploy") && notice.contains(&a[..7]),
+        "{notice}\n{}",
+        out.context()
+    );
+    assert!(pr.app.snapshot("pr-84").is_empty());
+
     let (ev, id) = pr.comment(OWNER, "User", "Reviewed.\n/alchemy deploy");
     let out = pr.run(&ev, &comment_step, &[]);
     out.ok();
