@@ -418,7 +418,9 @@ fn a_fork_deploys_only_the_commit_a_maintainer_approved() {
     out.ok();
     let notice = pr.sticky().expect("the notice");
     assert!(
-        notice.contains("comes from a fork") && notice.contains("/alchemy deploy") && notice.contains(&a[..7]),
+        notice.contains("comes from a fork")
+            && notice.contains("/alchemy deploy")
+            && notice.contains(&a[..7]),
         "{notice}\n{}",
         out.context()
     );
@@ -775,6 +777,47 @@ fn the_ttl_warns_once_honours_keep_and_expires_after_it() {
     let sticky = pr.sticky().expect("sticky");
     assert!(
         sticky.contains("was removed after 14 days") && sticky.contains("`/alchemy deploy`"),
+        "{sticky}"
+    );
+}
+
+/// Scenario: `/alchemy unlock` while the run holding the stage is alive
+/// (its lease is being renewed). The lock is not removed: 😕, the sticky
+/// comment says whose it is, and the stage is exactly as it was.
+#[test]
+fn unlock_leaves_a_live_holders_lock() {
+    use alchemy_ci::record::Record;
+    use alchemy_ci::state::{Snapshot, StateStore, Version};
+    let pr = Pr::open(88, None);
+    let stage = crate::store_contract::stage("pr-88");
+    let now = alchemy_ci::time::Timestamp::now();
+    let mut record = Record::new(stage.clone(), RecordStatus::Deploying, now);
+    record.lock = Some(
+        serde_json::from_value(json!({
+            "holder": "run 77 attempt 1 (deploying)",
+            "run_url": "https://github.com/Codertocat/Hello-World/actions/runs/77",
+            "acquired_at": now,
+            "expires_at": now.plus(std::time::Duration::from_secs(600)),
+        }))
+        .expect("lease"),
+    );
+    let store = alchemy_ci::state::dir::DirStore::new(pr.app.store_path());
+    let snapshot = Snapshot {
+        files: BTreeMap::new(),
+        record: Some(record),
+    };
+    store
+        .put(&stage, &snapshot, &Version::ABSENT, "held")
+        .expect("seed");
+    let (ev, id) = pr.comment(OWNER, "User", "/alchemy unlock");
+    let out = pr.run(&ev, &[], &[]);
+    assert_eq!(out.code, 1, "{}", out.context());
+    assert_eq!(pr.reactions(id), ["eyes", "confused"]);
+    let after = pr.app.snapshot("pr-88");
+    assert_eq!(after, snapshot, "nothing changed");
+    let sticky = pr.sticky().expect("sticky");
+    assert!(
+        sticky.contains("Not unlocked") && sticky.contains("run 77"),
         "{sticky}"
     );
 }
