@@ -550,6 +550,17 @@ fn steps(p: &Plan) -> Vec<&'static str> {
         .collect()
 }
 
+/// (what, body, flags, facts, action, steps, reason).
+type CommentCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'static str, &'a str)],
+    &'a Facts,
+    Action,
+    &'a [&'a str],
+    &'a str,
+);
+
 /// (what, body, flags, facts) → (action, steps, reason). The commands as
 /// the pure decision plans them, with the guards a run applies under the
 /// lock: a closed PR, a branch's head that moved on, a fork's approval.
@@ -565,15 +576,7 @@ fn comment_commands_table() {
     let moved = comment_facts(Write, HEAD, OTHER, false);
     let fork_moved = comment_facts(Write, HEAD, OTHER, true);
     let reader = comment_facts(Read, HEAD, HEAD, false);
-    let table: Vec<(
-        &str,
-        &str,
-        &[(&'static str, &str)],
-        &Facts,
-        Action,
-        &[&str],
-        &str,
-    )> = vec![
+    let table: Vec<CommentCase<'_>> = vec![
         (
             "deploy",
             "/alchemy deploy",
