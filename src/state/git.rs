@@ -20,7 +20,7 @@ mod cli;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -204,7 +204,6 @@ impl GitStore {
             plain("fetch.writeCommitGraph", "false"),
             plain("push.followTags", "false"),
             plain("push.gpgSign", "false"),
-            plain("init.defaultBranch", "unused"),
         ];
         let mut secrets = Vec::new();
         if let (Some(token), Some(origin)) = (&self.token, http_origin(&self.url)) {
@@ -240,8 +239,9 @@ impl GitStore {
             .tempdir()
             .map_err(|e| StoreError::io("creating a temporary folder for the git store", e))?;
         let git_dir = dir.path().join("state.git");
-        std::fs::create_dir(&git_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", git_dir.display()), e))?;
+        bare_repository(&git_dir, None)?;
+        let push_dir = dir.path().join("push.git");
+        bare_repository(&push_dir, Some(&git_dir.join("objects")))?;
         let (config, secrets) = self.git_config();
         let git = cli::Git::new(
             self.program.clone(),
@@ -251,18 +251,7 @@ impl GitStore {
             config,
             secrets,
         );
-        git.run(&["init", "--bare", "--quiet"], None)
-            .map_err(|f| self.unavailable(&f))?;
-        let push_dir = dir.path().join("push.git");
-        std::fs::create_dir(&push_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", push_dir.display()), e))?;
-        let push = git.at_with_replace_refs(push_dir.clone());
-        push.run(&["init", "--bare", "--quiet"], None)
-            .map_err(|f| self.unavailable(&f))?;
-        let alternates = push_dir.join("objects").join("info").join("alternates");
-        let objects = git.git_dir().join("objects");
-        std::fs::write(&alternates, format!("{}\n", objects.display()))
-            .map_err(|e| StoreError::io(format!("writing {}", alternates.display()), e))?;
+        let push = git.at_with_replace_refs(push_dir);
         Ok(Work {
             git,
             push,
@@ -770,6 +759,43 @@ impl StateStore for GitStore {
                 .collect())
         })
     }
+}
+
+/// Writes an empty bare repository in the new folder `path`: the
+/// layout `git init --bare` leaves minus its sample hooks and
+/// descriptions, borrowing `alternate`'s objects if given. Writing the few
+/// files here spares a run two `git init` processes, each of which also
+/// copies the template folder.
+fn bare_repository(path: &Path, alternate: Option<&Path>) -> Result<(), StoreError> {
+    let io = |what: &Path, e| StoreError::io(format!("creating {}", what.display()), e);
+    for d in [
+        "",
+        "objects/info",
+        "objects/pack",
+        "refs/heads",
+        "refs/tags",
+    ] {
+        let d = path.join(d);
+        std::fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+    }
+    let mut files = vec![
+        ("HEAD", "ref: refs/heads/unused\n".to_owned()),
+        (
+            "config",
+            "[core]\n\trepositoryformatversion = 0\n\tbare = true\n".to_owned(),
+        ),
+    ];
+    if let Some(objects) = alternate {
+        files.push((
+            "objects/info/alternates",
+            format!("{}\n", objects.display()),
+        ));
+    }
+    for (name, text) in files {
+        let f = path.join(name);
+        std::fs::write(&f, text).map_err(|e| io(&f, e))?;
+    }
+    Ok(())
 }
 
 /// An object read by `cat-file`: its type and contents.
