@@ -43,6 +43,9 @@ const FILES_DIR: &str = "alchemy/";
 /// Local ref a put builds its commit on (the push names the commit id, not
 /// this ref).
 const WORK_REF: &str = "refs/alchemy-ci-work/put";
+/// How many of its own commits a store writes as packs before it lets
+/// `fast-import` write them as loose objects again (see `commit`).
+const KEPT_PACKS: usize = 16;
 /// Local namespace `records` fetches every stage ref into.
 const ALL_REFS: &str = "refs/alchemy-ci-work/all/";
 
@@ -159,6 +162,8 @@ struct Work {
     known: HashSet<String>,
     /// Shallow tips already grafted in `push`.
     grafted: HashSet<String>,
+    /// Packs `fast-import` has kept so far (see [`KEPT_PACKS`]).
+    kept_packs: usize,
     // Last: removed after `git` is done with it.
     _dir: tempfile::TempDir,
 }
@@ -257,6 +262,7 @@ impl GitStore {
             push,
             known: HashSet::new(),
             grafted: HashSet::new(),
+            kept_packs: 0,
             _dir: dir,
         })
     }
@@ -465,7 +471,7 @@ impl GitStore {
     /// private repository with `git fast-import`; returns its id.
     fn commit(
         &self,
-        w: &Work,
+        w: &mut Work,
         snapshot: &Snapshot,
         parent: Option<&str>,
         message: &str,
@@ -496,7 +502,19 @@ impl GitStore {
             data(&mut s, bytes);
         }
         s.extend_from_slice(b"\nget-mark :1\ndone\n");
-        let args = ["fast-import", "--quiet", "--force", "--done"];
+        // A commit is a handful of objects, under fast-import's default
+        // `unpackLimit` of 100, so it would start `git unpack-objects` to
+        // write them loose: a second process that costs more than the
+        // import. Keeping the pack skips it, up to a bound, so that a store
+        // that writes many stages (a sweep) does not make every later git
+        // command look through thousands of tiny packs.
+        let keep = w.kept_packs < KEPT_PACKS;
+        let mut args = Vec::with_capacity(6);
+        if keep {
+            args.extend(["-c", "fastimport.unpackLimit=0"]);
+            w.kept_packs += 1;
+        }
+        args.extend(["fast-import", "--quiet", "--force", "--done"]);
         let out = w
             .git
             .run(&args, Some(&s))

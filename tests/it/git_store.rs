@@ -290,6 +290,49 @@ fn history_keeps_every_put_with_its_message_and_no_force() {
     );
 }
 
+/// A store that writes many stages in one process (a sweep destroying
+/// stage after stage): every write lands, reads back byte for byte from a
+/// fresh store, and sits on the tip before it, however the store keeps its
+/// own commits (packs for the first 16 writes, loose objects after: 18
+/// writes here).
+#[test]
+fn one_store_writing_many_stages_keeps_every_write() {
+    let d = Daemon::new();
+    let store = d.git_store();
+    let mut tips = Vec::new();
+    for n in 1..=9 {
+        let s = stage(&format!("pr-{n}"));
+        let loaded = store.load(&s).expect("load");
+        let lock = store
+            .put(
+                &s,
+                &snapshot(&format!("pr-{n}"), "locked"),
+                &loaded.version,
+                "lock",
+            )
+            .expect("put (lock)");
+        let last = store
+            .put(
+                &s,
+                &snapshot(&format!("pr-{n}"), &format!("v{n}")),
+                &lock,
+                "final",
+            )
+            .expect("put (final)");
+        tips.push((n, lock, last));
+    }
+    let fresh = d.git_store();
+    for (n, lock, last) in tips {
+        let name = format!("pr-{n}");
+        let loaded = fresh.load(&stage(&name)).expect("load");
+        assert_eq!(loaded.version, last, "{name}");
+        assert_eq!(loaded.snapshot, snapshot(&name, &format!("v{n}")), "{name}");
+        let refname = format!("{DEFAULT_REF_PREFIX}{name}");
+        let parent = git(&d.repo, &["rev-parse", &format!("{refname}^")]);
+        assert_eq!(Some(parent.trim().to_owned()), lock.0, "{name}");
+    }
+}
+
 #[test]
 fn a_corrupt_record_names_the_ref_and_file() {
     let d = Daemon::new();
