@@ -43,8 +43,10 @@ const FILES_DIR: &str = "alchemy/";
 /// Local ref a put builds its commit on (the push names the commit id, not
 /// this ref).
 const WORK_REF: &str = "refs/alchemy-ci-work/put";
-/// How many of its own commits a store writes as packs before it lets
-/// `fast-import` write them as loose objects again (see `commit`).
+/// How many of its own commits a store keeps as packs (one per commit)
+/// before `fast-import` writes them as loose objects again, so that a
+/// store writing many stages (a sweep) does not leave every later git
+/// command searching thousands of tiny packs.
 const KEPT_PACKS: usize = 16;
 /// Local namespace `records` fetches every stage ref into.
 const ALL_REFS: &str = "refs/alchemy-ci-work/all/";
@@ -162,6 +164,9 @@ struct Work {
     known: HashSet<String>,
     /// Shallow tips already grafted in `push`.
     grafted: HashSet<String>,
+    /// Shallow tips fetched but not grafted yet: the first put on one
+    /// grafts it, beside building its commit.
+    to_graft: HashSet<String>,
     /// Packs `fast-import` has kept so far (see [`KEPT_PACKS`]).
     kept_packs: usize,
     // Last: removed after `git` is done with it.
@@ -262,13 +267,17 @@ impl GitStore {
             push,
             known: HashSet::new(),
             grafted: HashSet::new(),
+            to_graft: HashSet::new(),
             kept_packs: 0,
             _dir: dir,
         })
     }
 
-    /// Records `tip`, just fetched, as known, and grafts its parents away in
-    /// the push repository if the fetch left it shallow (see [`Work::push`]).
+    /// Records `tip`, just fetched, as known, and notes whether the fetch
+    /// left it shallow: then its parents must be grafted away in the push
+    /// repository before a push builds on it (see [`Work::push`]). That
+    /// waits for the put, which does it beside `fast-import`; a load that
+    /// no write follows never pays for it.
     fn fetched(&self, w: &mut Work, tip: &str) -> Result<(), StoreError> {
         w.known.insert(tip.to_owned());
         if w.grafted.contains(tip) {
@@ -281,16 +290,20 @@ impl GitStore {
             Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
         };
         if shallow.lines().any(|l| l.trim() == tip) {
-            match w.push.run(&["replace", "--graft", tip], None) {
-                Ok(_) => {}
-                // A root commit (shallow files list those too) has no
-                // parents to graft away.
-                Err(f) if f.stderr.contains("same as the old one") => {}
-                Err(f) => return Err(self.unavailable(&f)),
-            }
-            w.grafted.insert(tip.to_owned());
+            w.to_graft.insert(tip.to_owned());
         }
         Ok(())
+    }
+
+    /// Grafts the parents of `tip` away in the push repository.
+    fn graft(&self, push: &cli::Git, tip: &str) -> Result<(), StoreError> {
+        match push.run(&["replace", "--graft", tip], None) {
+            Ok(_) => Ok(()),
+            // A root commit (shallow files list those too) has no parents
+            // to graft away.
+            Err(f) if f.stderr.contains("same as the old one") => Ok(()),
+            Err(f) => Err(self.unavailable(&f)),
+        }
     }
 
     fn unavailable(&self, f: &cli::Failure) -> StoreError {
@@ -471,7 +484,8 @@ impl GitStore {
     /// private repository with `git fast-import`; returns its id.
     fn commit(
         &self,
-        w: &mut Work,
+        git: &cli::Git,
+        keep_pack: bool,
         snapshot: &Snapshot,
         parent: Option<&str>,
         message: &str,
@@ -505,20 +519,13 @@ impl GitStore {
         // A commit is a handful of objects, under fast-import's default
         // `unpackLimit` of 100, so it would start `git unpack-objects` to
         // write them loose: a second process that costs more than the
-        // import. Keeping the pack skips it, up to a bound, so that a store
-        // that writes many stages (a sweep) does not make every later git
-        // command look through thousands of tiny packs.
-        let keep = w.kept_packs < KEPT_PACKS;
+        // import. Keeping the pack skips it (see [`KEPT_PACKS`]).
         let mut args = Vec::with_capacity(6);
-        if keep {
+        if keep_pack {
             args.extend(["-c", "fastimport.unpackLimit=0"]);
-            w.kept_packs += 1;
         }
         args.extend(["fast-import", "--quiet", "--force", "--done"]);
-        let out = w
-            .git
-            .run(&args, Some(&s))
-            .map_err(|f| self.unavailable(&f))?;
+        let out = git.run(&args, Some(&s)).map_err(|f| self.unavailable(&f))?;
         let oid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         if is_object_id(&oid) {
             Ok(oid)
@@ -636,7 +643,25 @@ impl StateStore for GitStore {
                     }
                 }
             }
-            let commit = self.commit(w, snapshot, parent, message)?;
+            let keep_pack = w.kept_packs < KEPT_PACKS;
+            w.kept_packs += usize::from(keep_pack);
+            let graft = parent.filter(|p| w.to_graft.contains(*p));
+            let (git, push) = (&w.git, &w.push);
+            // Two local processes on two repositories: the graft reads only
+            // the fetched tip, fast-import only writes new objects.
+            let (commit, grafted) = std::thread::scope(|scope| {
+                let job = graft.map(|tip| scope.spawn(move || self.graft(push, tip)));
+                let commit = self.commit(git, keep_pack, snapshot, parent, message);
+                let grafted =
+                    job.map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                (commit, grafted)
+            });
+            if let (Some(tip), Some(result)) = (graft, grafted) {
+                result?;
+                w.to_graft.remove(tip);
+                w.grafted.insert(tip.to_owned());
+            }
+            let commit = commit?;
             // No `+`, no `--force`: the server accepts this only as a
             // fast-forward of the tip it holds, and only if that tip is
             // still what the push saw; a moved (or newly created) ref
