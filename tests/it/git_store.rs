@@ -444,6 +444,13 @@ fn a_version_read_elsewhere_is_fetched_before_building_on_it() {
         .put(&s, &snapshot("pr-3", "two"), &v1, "two")
         .expect("put on a version read by another store");
     assert_eq!(d.server_tip("pr-3"), v2.0);
+    // The same on a tip with history, which this store fetches shallow and
+    // must graft before its push can build on it.
+    let v3 = d
+        .git_store()
+        .put(&s, &snapshot("pr-3", "two and a half"), &v2, "2.5")
+        .expect("put on a tip with history read by another store");
+    assert_eq!(d.server_tip("pr-3"), v3.0);
     let stale = d
         .git_store()
         .put(&s, &snapshot("pr-3", "three"), &v1, "three");
