@@ -18,7 +18,9 @@
 //! the lock) can be told apart from today's `run`, which loads twice.
 //!
 //! Run: `scripts/bench run_overhead` (it sets `ALCHEMY_CI_TEST_NODE_MODULES`).
-//! Numbers go in docs/BENCHMARKS.md.
+//! `BENCH_RUNS`, `BENCH_HTTP=0` and `BENCH_BASELINE_BIN` (see below) change
+//! what is measured; benches/support/nodelay.c explains a diagnostic run
+//! under `LD_PRELOAD`. Numbers go in docs/BENCHMARKS.md.
 
 #[path = "../tests/it/git_server.rs"]
 mod git_server;
@@ -160,12 +162,17 @@ fn main() {
         node_modules.join(".bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // Kept for the diagnostic in benches/support/nodelay.c.
+    let preload = std::env::var_os("LD_PRELOAD");
     let env = move |c: &mut Command, home: &Path| {
         c.env_clear()
             .env("PATH", &path)
             .env("HOME", home)
             .env("CI", "true")
             .env("DO_NOT_TRACK", "1");
+        if let Some(p) = &preload {
+            c.env("LD_PRELOAD", p);
+        }
     };
     let mut variants = Vec::new();
     {
