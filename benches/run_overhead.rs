@@ -6,7 +6,8 @@
 //! - `dir:` (a folder);
 //! - `git` against `git daemon` on loopback (`git://`);
 //! - `git` against smart HTTP on loopback (lighttpd + `git http-backend`
-//!   behind basic auth, the transport GitHub uses), unless `BENCH_HTTP=0`.
+//!   behind basic auth, the transport GitHub uses; lighttpd and htpasswd
+//!   come with `scripts/test`), unless `BENCH_HTTP=0`.
 //!
 //! Rounds are paired: every round runs each variant once, in an order that
 //! rotates between rounds, so a slow moment of the shared machine hits all
