@@ -537,6 +537,35 @@ impl GitStore {
         }
     }
 
+    /// Builds the commit a put pushes and, if `parent` is a shallow tip not
+    /// grafted yet, grafts it in the push repository at the same time: two
+    /// local processes on two repositories (the graft reads only the
+    /// fetched tip, fast-import only writes new objects).
+    fn prepare_push(
+        &self,
+        w: &mut Work,
+        snapshot: &Snapshot,
+        parent: Option<&str>,
+        message: &str,
+    ) -> Result<String, StoreError> {
+        let keep_pack = w.kept_packs < KEPT_PACKS;
+        w.kept_packs += usize::from(keep_pack);
+        let graft = parent.filter(|p| w.to_graft.contains(*p));
+        let (git, push) = (&w.git, &w.push);
+        let (commit, grafted) = std::thread::scope(|scope| {
+            let job = graft.map(|tip| scope.spawn(move || self.graft(push, tip)));
+            let commit = self.commit(git, keep_pack, snapshot, parent, message);
+            let grafted = job.map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (commit, grafted)
+        });
+        if let (Some(tip), Some(result)) = (graft, grafted) {
+            result?;
+            w.to_graft.remove(tip);
+            w.grafted.insert(tip.to_owned());
+        }
+        commit
+    }
+
     /// Pushes `refspec` with `--porcelain` and returns the status flag and
     /// summary git gives for `refname`.
     fn push(
@@ -643,25 +672,7 @@ impl StateStore for GitStore {
                     }
                 }
             }
-            let keep_pack = w.kept_packs < KEPT_PACKS;
-            w.kept_packs += usize::from(keep_pack);
-            let graft = parent.filter(|p| w.to_graft.contains(*p));
-            let (git, push) = (&w.git, &w.push);
-            // Two local processes on two repositories: the graft reads only
-            // the fetched tip, fast-import only writes new objects.
-            let (commit, grafted) = std::thread::scope(|scope| {
-                let job = graft.map(|tip| scope.spawn(move || self.graft(push, tip)));
-                let commit = self.commit(git, keep_pack, snapshot, parent, message);
-                let grafted =
-                    job.map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-                (commit, grafted)
-            });
-            if let (Some(tip), Some(result)) = (graft, grafted) {
-                result?;
-                w.to_graft.remove(tip);
-                w.grafted.insert(tip.to_owned());
-            }
-            let commit = commit?;
+            let commit = self.prepare_push(w, snapshot, parent, message)?;
             // No `+`, no `--force`: the server accepts this only as a
             // fast-forward of the tip it holds, and only if that tip is
             // still what the push saw; a moved (or newly created) ref
