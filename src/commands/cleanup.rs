@@ -35,6 +35,7 @@ pub struct SweepOptions {
     pub include: BTreeSet<Stage>,
 }
 
+#[derive(Default)]
 struct Outcomes {
     destroyed: Vec<Stage>,
     /// Warned, on the PR, that their previews expire.
@@ -96,6 +97,10 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
     };
     let candidates = cleanup::select(&records, &open, &policy);
     if opts.matrix {
+        // The fan-out's jobs only destroy: the warnings are posted here, or
+        // a preview would wait for its warning forever.
+        let mut outcomes = Outcomes::default();
+        warn_all(session, plan, &policy, &candidates, &mut outcomes);
         return Ok(print_matrix(session, &candidates));
     }
     say(&candidates_table(&candidates, records.len(), open.len()));
@@ -155,13 +160,7 @@ fn remove(
     policy: &Policy<'_>,
     candidates: &[Candidate],
 ) -> Outcomes {
-    let mut outcomes = Outcomes {
-        destroyed: Vec::new(),
-        warned: Vec::new(),
-        failed: Vec::new(),
-        forgotten: Vec::new(),
-        kept: Vec::new(),
-    };
+    let mut outcomes = Outcomes::default();
     for c in candidates.iter().filter(|c| c.verdict == Verdict::Forget) {
         match forget(session, &c.stage) {
             Ok(true) => outcomes.forgotten.push(c.stage.clone()),
@@ -169,19 +168,7 @@ fn remove(
             Err(e) => outcomes.failed.push((c.stage.clone(), e)),
         }
     }
-    for c in candidates.iter().filter(|c| c.verdict == Verdict::Warn) {
-        match warn_one(session, plan, policy, c) {
-            Ok(r) if r.result == Outcome::Success && r.action == crate::plan::Action::Warn => {
-                outcomes.warned.push(c.stage.clone());
-            }
-            Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(c.stage.clone()),
-            Ok(r) if r.result == Outcome::Skipped => {
-                outcomes.kept.push((c.stage.clone(), r.message));
-            }
-            Ok(r) => outcomes.failed.push((c.stage.clone(), r.message)),
-            Err(e) => outcomes.failed.push((c.stage.clone(), e.to_string())),
-        }
-    }
+    warn_all(session, plan, policy, candidates, &mut outcomes);
     let to_destroy: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| c.verdict == Verdict::Destroy)
@@ -208,6 +195,28 @@ fn remove(
         }
     }
     outcomes
+}
+
+/// Posts the sweep's warnings of expiries, one stage at a time.
+fn warn_all(
+    session: &Session,
+    plan: &Plan,
+    policy: &Policy<'_>,
+    candidates: &[Candidate],
+    outcomes: &mut Outcomes,
+) {
+    for c in candidates.iter().filter(|c| c.verdict == Verdict::Warn) {
+        let stage = c.stage.clone();
+        match warn_one(session, plan, policy, c) {
+            Ok(r) if r.result == Outcome::Success && r.action == crate::plan::Action::Warn => {
+                outcomes.warned.push(stage);
+            }
+            Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
+            Ok(r) if r.result == Outcome::Skipped => outcomes.kept.push((stage, r.message)),
+            Ok(r) => outcomes.failed.push((stage, r.message)),
+            Err(e) => outcomes.failed.push((stage, e.to_string())),
+        }
+    }
 }
 
 /// The sweep's summary, step outputs and exit code.
@@ -451,7 +460,8 @@ fn warn_one(
     };
     let warning = crate::ttl::warning_markdown(&texts, at);
     let plan = plan::sweep_warn(sweep, config, &c.stage, c.pr, at, warning);
-    say(&format!(
+    // Through the session: with --matrix, stdout is the matrix alone.
+    session.say(&format!(
         "\n→ WARN stage {} because it {}\n",
         c.stage, c.reason
     ));
@@ -463,7 +473,7 @@ fn warn_one(
         Ok(r) => super::run::result_line(r, started.elapsed()),
         Err(e) => format!("✘ {}: {}", c.stage, crate::render::term(&e.to_string())),
     };
-    say(&format!("{line}\n"));
+    session.say(&format!("{line}\n"));
     report
 }
 

@@ -769,7 +769,7 @@ fn the_ttl_warns_once_honours_keep_and_expires_after_it() {
     assert!(pr.deployed());
     sweep(&at(21, 0), &[]);
     assert!(pr.deployed(), "not before a full warning period");
-    let out = sweep(&at(21, 1), &[]);
+    let out = sweep(&at(21, 2), &[]);
     assert!(!pr.deployed(), "{}", out.context());
     let rec = pr.app.record("pr-87");
     assert_eq!(rec.status, RecordStatus::Destroyed);
@@ -819,5 +819,44 @@ fn unlock_leaves_a_live_holders_lock() {
     assert!(
         sticky.contains("Not unlocked") && sticky.contains("run 77"),
         "{sticky}"
+    );
+}
+
+/// Scenario: the sweep fanned out over a matrix (`cleanup --matrix`,
+/// whose jobs only destroy). The matrix step posts the warnings itself,
+/// with stdout still the matrix alone; otherwise a preview would wait for
+/// its warning forever and never expire.
+#[test]
+fn a_matrix_sweep_warns_before_it_lists_an_expiry() {
+    let pr = Pr::open(89, None);
+    let sha = pr.head();
+    let ev = pr.app.event("open", "opened", 89, &sha);
+    pr.run(&ev, &[], &[("ALCHEMY_CI_TEST_NOW", &at(0, 0))]).ok();
+    let matrix = |when: &str| {
+        let out = pr.app.command(
+            &["cleanup"],
+            &["--matrix", "--ttl", "14d"],
+            &[
+                ("GITHUB_API_URL", pr.fake.url()),
+                ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+                ("INPUT_GITHUB-TOKEN", TOKEN),
+                ("ALCHEMY_CI_TEST_NOW", when),
+            ],
+        );
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is the matrix alone ({e})\n{}", out.context()));
+        v["include"].clone()
+    };
+    assert_eq!(matrix(&at(13, 2)), json!([]));
+    assert!(pr.app.record("pr-89").warned_at.is_some());
+    assert!(pr
+        .sticky()
+        .expect("sticky")
+        .contains("will be removed after"));
+    assert_eq!(matrix(&at(14, 3)), json!([{ "stage": "pr-89" }]));
+    assert!(
+        pr.deployed(),
+        "the matrix's jobs destroy it, not the listing"
     );
 }

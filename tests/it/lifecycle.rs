@@ -107,7 +107,7 @@ fn a_preview_swept_from_an_open_pr_comes_back_with_the_next_push() {
     assert!(!app.app_path().join("out/pr-41/index.html").exists());
     let body = fake.comments(OWNER, REPO, 41)[0].body.clone();
     assert!(
-        body.contains("Removed by the cleanup sweep") && body.contains("Push to it"),
+        body.contains("was removed after 14 days") && body.contains("A push to this pull request"),
         "{body}"
     );
 
