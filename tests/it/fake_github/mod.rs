@@ -122,6 +122,8 @@ pub struct PullSpec {
     /// The fork's owner when the head branch lives in a fork
     /// (`{head_owner}/{repo}`), `None` for a branch of the repository itself.
     pub head_owner: Option<String>,
+    /// The names of the labels on it.
+    pub labels: Vec<String>,
 }
 
 impl PullSpec {
@@ -138,6 +140,7 @@ impl PullSpec {
             body: None,
             draft: false,
             head_owner: None,
+            labels: Vec::new(),
         }
     }
 
@@ -158,6 +161,12 @@ impl PullSpec {
 
     pub fn draft(mut self, draft: bool) -> Self {
         self.draft = draft;
+        self
+    }
+
+    /// The pull request carries these labels.
+    pub fn labels(mut self, labels: &[&str]) -> Self {
+        self.labels = labels.iter().map(|l| (*l).to_owned()).collect();
         self
     }
 
