@@ -11,12 +11,15 @@
 //! - one branch, `alchemy-state`, whose tree holds the same files under
 //!   `stages/<stage>/`, with 1,000 commits of history spread across stages.
 //!
-//! Then, median of several runs:
+//! Then, once every repository is built, in interleaved rounds (each size
+//! in turn, so that a busy moment of a shared machine slows every size
+//! alike), medians over the rounds:
 //!
 //! - a run with the git store, each time a fresh `GitStore` with an empty
 //!   work folder (a fresh CI job): `load` (restore), `put` (take the lock),
 //!   `put` (final write), on `pr-1` (the worst case: history, and a name
-//!   that begins many others) and on the newest stage;
+//!   that begins many others) and on the newest stage; and each size's run
+//!   divided by the smallest size's run of the same round;
 //! - `list` and `records` (what `cleanup`/`status` use);
 //! - the single branch: a depth-1, no-checkout clone of its tip (the least
 //!   a run would fetch in that design) and a plain `git clone` of it.
@@ -236,10 +239,8 @@ fn store_cycle(url: &str, n: usize, run: usize) -> Cycle {
     }
 }
 
-/// Medians of `runs` cycles after one discarded warm-up.
-fn cycles(url: &str, n: usize, runs: usize) -> Cycle {
-    store_cycle(url, n, 0);
-    let all: Vec<Cycle> = (1..=runs).map(|r| store_cycle(url, n, r)).collect();
+/// The median of each part over `all`.
+fn medians(all: &[Cycle]) -> Cycle {
     let pick = |f: fn(&Cycle) -> Duration| median(all.iter().map(f).collect());
     Cycle {
         load: pick(|c| c.load),
@@ -247,6 +248,55 @@ fn cycles(url: &str, n: usize, runs: usize) -> Cycle {
         save: pick(|c| c.save),
         total: pick(|c| c.total),
     }
+}
+
+/// Runs on every size in interleaved rounds (after one discarded warm-up
+/// each), so that a busy moment of a shared machine slows every size
+/// alike and the ratios between sizes hold. For each size, `pr-1` (the
+/// worst case: 1,000 commits of history, and a name that begins 1,111
+/// others at 10,000 stages, since git asks the server for refs by prefix)
+/// and `pr-<n>`, the newest pull request, the usual one.
+fn interleaved_runs(urls: &[(usize, String)], runs: usize) -> Vec<(usize, usize, Vec<Cycle>)> {
+    let mut all: Vec<(usize, usize, Vec<Cycle>)> = urls
+        .iter()
+        .flat_map(|(n, _)| [(*n, 1, Vec::new()), (*n, *n, Vec::new())])
+        .collect();
+    for round in 0..=runs {
+        for (n, m, samples) in &mut all {
+            let url = &urls.iter().find(|(k, _)| k == n).expect("built").1;
+            let c = store_cycle(url, *m, round);
+            if round > 0 {
+                samples.push(c);
+            }
+        }
+        eprintln!("round {round} of {runs} done");
+    }
+    all
+}
+
+/// Per round, the whole run at each size divided by the same stage's run
+/// at the smallest size; the median of those.
+fn paired_ratios(all: &[(usize, usize, Vec<Cycle>)]) -> Vec<(usize, &'static str, f64)> {
+    let smallest = all.iter().map(|(n, _, _)| *n).min().unwrap_or(0);
+    let base = |newest: bool| {
+        all.iter()
+            .find(|(n, m, _)| *n == smallest && (*m == *n) == newest)
+            .map(|(_, _, s)| s)
+    };
+    let mut out = Vec::new();
+    for (n, m, samples) in all.iter().filter(|(n, _, _)| *n != smallest) {
+        let newest = m == n;
+        let Some(b) = base(newest) else { continue };
+        let mut ratios: Vec<f64> = samples
+            .iter()
+            .zip(b)
+            .map(|(x, y)| x.total.as_secs_f64() / y.total.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let label = if newest { "newest PR" } else { "pr-1" };
+        out.push((*n, label, ratios[ratios.len() / 2]));
+    }
+    out
 }
 
 fn time_cmd(args: &[&str]) -> Duration {
@@ -292,8 +342,7 @@ fn main() {
     let runs = env_list("BENCH_RUNS", &[7])[0].max(1);
     let alternatives = env_on("BENCH_ALTERNATIVES");
     let daemon = GitDaemon::start();
-    let mut runs_table = Vec::new();
-    let mut other_table = Vec::new();
+    let mut urls = Vec::new();
     for &n in &sizes {
         let t = Instant::now();
         let stages_repo = daemon.repo(&format!("stages-{n}.git"));
@@ -303,22 +352,14 @@ fn main() {
             build_branch(&branch_repo, n);
         }
         eprintln!("{n} stages: repositories built in {:?}", t.elapsed());
-        let url = daemon.url(&format!("stages-{n}.git"));
-
-        // pr-1 is the worst case: 1,000 commits of history, and a name that
-        // begins 1,111 others at 10,000 stages (git asks the server for
-        // refs by prefix). pr-<n>, the newest pull request, is the usual one.
-        for m in [1, n] {
-            let c = cycles(&url, m, runs);
-            eprintln!(
-                "{n} stages, pr-{m}: run {:?} (load {:?}, lock {:?}, save {:?})",
-                c.total, c.load, c.lock, c.save
-            );
-            runs_table.push((n, m, c));
-        }
-
+        urls.push((n, daemon.url(&format!("stages-{n}.git"))));
+    }
+    let runs_table = interleaved_runs(&urls, runs);
+    let mut other_table = Vec::new();
+    for (n, url) in &urls {
+        let n = *n;
         let mut row = vec![n.to_string()];
-        let fresh = || GitStore::new(GitStoreOptions::new(&url)).expect("valid");
+        let fresh = || GitStore::new(GitStoreOptions::new(url)).expect("valid");
         row.push(ms(timed(3, || {
             assert_eq!(fresh().list().expect("list").len(), n)
         })));
@@ -350,10 +391,10 @@ fn main() {
         }
         #[cfg(feature = "bench-libgit2")]
         for m in [1, n] {
-            libgit2_cycle::cycle(&url, m, 0);
+            libgit2_cycle::cycle(url, m, 0);
             let t = median(
                 (1..=runs)
-                    .map(|r| libgit2_cycle::cycle(&url, m, r))
+                    .map(|r| libgit2_cycle::cycle(url, m, r))
                     .collect(),
             );
             eprintln!("{n} stages, pr-{m}: libgit2 run {t:?}");
@@ -363,10 +404,11 @@ fn main() {
         other_table.push(row);
     }
 
-    println!("\nOne run with the git store (median of {runs}; a fresh store each run):\n");
+    println!("\nOne run with the git store (median of {runs} interleaved rounds; a fresh store each run):\n");
     println!("| stages | stage | load (restore) | put (lock) | put (final) | whole run |");
     println!("|---:|---|---:|---:|---:|---:|");
-    for (n, m, c) in &runs_table {
+    for (n, m, samples) in &runs_table {
+        let c = medians(samples);
         println!(
             "| {n} | pr-{m} | {} | {} | {} | {} |",
             ms(c.load),
@@ -374,6 +416,12 @@ fn main() {
             ms(c.save),
             ms(c.total)
         );
+    }
+    println!("\nWhole run against the smallest size, median of the per-round ratios:\n");
+    println!("| stages | stage | ratio |");
+    println!("|---:|---|---:|");
+    for (n, label, r) in paired_ratios(&runs_table) {
+        println!("| {n} | {label} | {r:.2}× |");
     }
     let mut header = String::from("| stages | `list` | `records` |");
     if alternatives {

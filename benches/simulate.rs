@@ -61,6 +61,8 @@ fn main() {
         live_pr: None,
         record: None,
         run: RunContext::default(),
+        commenter_permission: None,
+        pull_head: None,
     };
     let hint = NameHint::default();
 

@@ -5,18 +5,22 @@
 //! while a deploy runs. The sweep is the safety net, so it errs on the side
 //! of keeping: anything it cannot classify is kept and reported.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::apps::spec::{AppName, Apps};
 use crate::config::Config;
-use crate::plan::{self, Facts, Plan};
+use crate::plan::{self, Facts, Plan, SweepFinding};
 use crate::record::{Record, RecordStatus};
 use crate::stage::{PrNumber, Stage, StagePrefix};
 use crate::state::{Snapshot, StateKey};
 use crate::time::Timestamp;
+use crate::ttl::{self, StageTimes, TtlPolicy, TtlVerdict};
+
+/// The open pull requests, each with its labels.
+pub type OpenPulls = BTreeMap<PrNumber, Vec<String>>;
 
 /// What the sweep does with one stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,6 +30,8 @@ pub enum Verdict {
     Destroy,
     /// Remove a tombstone past its retention: no resources are left.
     Forget,
+    /// Warn on the PR that its preview expires, and record the warning.
+    Warn,
     Keep,
 }
 
@@ -38,6 +44,12 @@ pub struct Candidate {
     pub pr: Option<PrNumber>,
     pub verdict: Verdict,
     pub reason: String,
+    /// For a warning: when the preview will be removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removes_at: Option<Timestamp>,
+    /// The destroy is a ttl expiry.
+    #[serde(skip)]
+    pub expired: bool,
 }
 
 impl Candidate {
@@ -56,7 +68,7 @@ impl Candidate {
 /// command there is no way to destroy it, and the listing says so.
 pub fn select_keys(
     records: &[(StateKey, Result<Option<Record>, String>)],
-    open: &BTreeSet<PrNumber>,
+    open: &OpenPulls,
     p: &Policy<'_>,
     apps: Option<&Apps>,
 ) -> Vec<Candidate> {
@@ -68,6 +80,12 @@ pub fn select_keys(
             let Some(app) = &key.app else {
                 return c;
             };
+            if c.verdict == Verdict::Warn {
+                // The warning is the single stage's comment's; an app's
+                // stage is removed at its expiry without one.
+                c.verdict = Verdict::Keep;
+                c.reason = format!("{}; apps' stages are not warned, only removed", c.reason);
+            }
             if apps.and_then(|a| a.get(app)).is_none() && c.verdict == Verdict::Destroy {
                 c.verdict = Verdict::Keep;
                 c.reason = format!(
@@ -89,6 +107,10 @@ pub struct Policy<'a> {
     pub named: &'a BTreeSet<Stage>,
     /// Destroy stages whose last deploy is older than this.
     pub ttl: Option<Duration>,
+    /// Warn on an open PR this long before its preview expires.
+    pub warning: Option<Duration>,
+    /// A label that keeps a PR's preview past the ttl.
+    pub keep_label: Option<&'a str>,
     /// Tombstones older than this are removed.
     pub tombstone_retention: Duration,
     pub now: Timestamp,
@@ -97,7 +119,7 @@ pub struct Policy<'a> {
 /// Classifies every stage. `open` holds the open pull requests.
 pub fn select(
     records: &[(Stage, Result<Option<Record>, String>)],
-    open: &BTreeSet<PrNumber>,
+    open: &OpenPulls,
     p: &Policy<'_>,
 ) -> Vec<Candidate> {
     records
@@ -110,7 +132,7 @@ pub fn select(
 pub fn classify(
     stage: &Stage,
     record: &Result<Option<Record>, String>,
-    open: &BTreeSet<PrNumber>,
+    open: &OpenPulls,
     p: &Policy<'_>,
 ) -> Candidate {
     let pr = stage.pr_number(p.prefix);
@@ -120,6 +142,8 @@ pub fn classify(
         pr,
         verdict,
         reason,
+        removes_at: None,
+        expired: false,
     };
     if p.protected.contains(stage) {
         return verdict(Verdict::Keep, "protected".into());
@@ -158,28 +182,102 @@ pub fn classify(
         return verdict(Verdict::Destroy, "its last destroy failed".into());
     }
     if let Some(n) = pr {
-        if !open.contains(&n) {
+        if !open.contains_key(&n) {
             return verdict(Verdict::Destroy, format!("PR #{n} is not open"));
         }
     }
-    if let Some(ttl) = p.ttl {
-        let last = r.deployed_at.unwrap_or(r.updated_at);
-        let age = p.now.since(last);
-        if age > ttl {
-            return verdict(
-                Verdict::Destroy,
-                format!(
-                    "last deployed {}h ago, longer than the ttl of {}h",
-                    age.as_secs() / 3_600,
-                    ttl.as_secs() / 3_600
-                ),
-            );
-        }
+    if let Some(c) = by_age(r, pr.and_then(|n| open.get(&n)), p) {
+        return Candidate {
+            stage: stage.clone(),
+            pr,
+            ..c
+        };
     }
     match pr {
         Some(n) => verdict(Verdict::Keep, format!("PR #{n} is open")),
         None => verdict(Verdict::Keep, "named, and within its ttl".into()),
     }
+}
+
+/// The ttl's verdict on a live stage, when it has one: destroy, warn, or
+/// keep with the reason. `labels` are its open PR's.
+fn by_age(r: &Record, labels: Option<&Vec<String>>, p: &Policy<'_>) -> Option<Candidate> {
+    let ttl = p.ttl?;
+    let times = StageTimes {
+        last_deploy: r.deployed_at.unwrap_or(r.updated_at),
+        warned_at: r.warned_at,
+        keep_until: r.keep_until,
+    };
+    let policy = TtlPolicy {
+        ttl: Some(ttl),
+        // Only a pull request has someone to warn.
+        warning: labels.and(p.warning),
+        keep_label: p.keep_label,
+    };
+    let labels = labels.map_or(&[][..], Vec::as_slice);
+    let c = |verdict, reason: String| Candidate {
+        stage: r.stage.clone(),
+        app: None,
+        pr: None,
+        verdict,
+        reason,
+        removes_at: None,
+        expired: false,
+    };
+    let age = p.now.since(times.last_deploy);
+    Some(match ttl::verdict(&times, labels, &policy, p.now) {
+        TtlVerdict::Keep => return None,
+        TtlVerdict::Expire => Candidate {
+            expired: true,
+            ..c(
+                Verdict::Destroy,
+                format!(
+                    "last deployed {}h ago, longer than the ttl of {}h{}",
+                    age.as_secs() / 3_600,
+                    ttl.as_secs() / 3_600,
+                    if r.keep_until.is_some() {
+                        ", and its keep is over"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+        },
+        TtlVerdict::Warn { removes_at } => Candidate {
+            removes_at: Some(removes_at),
+            ..c(
+                Verdict::Warn,
+                format!(
+                    "expires soon: warn now, remove after {}",
+                    removes_at.human()
+                ),
+            )
+        },
+        TtlVerdict::Warned { removes_at } => c(
+            Verdict::Keep,
+            format!("warned of its expiry; removed after {}", removes_at.human()),
+        ),
+        TtlVerdict::Kept { until: Some(u) } => c(
+            Verdict::Keep,
+            format!("kept past the ttl until {}", u.human()),
+        ),
+        TtlVerdict::Kept { until: None } => c(
+            Verdict::Keep,
+            format!(
+                "kept past the ttl by the label {:?}",
+                p.keep_label.unwrap_or_default()
+            ),
+        ),
+    })
+}
+
+/// What the PR's comment says of a ttl expiry, or of the warning.
+pub fn ttl_texts(config: &Config) -> Option<ttl::TextInput<'_>> {
+    Some(ttl::TextInput {
+        prefix: &config.command_prefix,
+        keep_label: config.keep_label.as_deref(),
+        ttl: config.ttl?,
+    })
 }
 
 /// The sweep's verdict on one stage made again under the stage's lock,
@@ -212,7 +310,7 @@ fn recheck_stage(
     if replaced.is_empty() {
         return keep("the stage is gone from the store".into());
     }
-    let mut open = BTreeSet::new();
+    let mut open = OpenPulls::new();
     if let Some(n) = c.pr {
         match &facts.live_pr {
             None => {
@@ -221,16 +319,30 @@ fn recheck_stage(
                 ))
             }
             Some(live) if live.open => {
-                open.insert(n);
+                let labels = facts.pull_head.as_ref().map(|h| h.labels.clone());
+                open.insert(n, labels.unwrap_or_default());
             }
             Some(_) => {}
         }
     }
     let verdict = classify(&c.stage, &Ok(replaced.record.clone()), &open, p);
-    if verdict.verdict != Verdict::Destroy {
-        return keep(format!("judged again under its lock: {}", verdict.reason));
+    let texts = ttl_texts(config);
+    match (verdict.verdict, verdict.removes_at, &texts) {
+        (Verdict::Destroy, ..) => {
+            let found = SweepFinding {
+                reason: verdict.reason.clone(),
+                expired: texts
+                    .filter(|_| verdict.expired)
+                    .map(|t| ttl::expired_markdown(&t)),
+            };
+            plan::sweep_destroy(sweep, config, facts, &c.stage, c.pr, &found)
+        }
+        (Verdict::Warn, Some(at), Some(t)) => {
+            let warning = ttl::warning_markdown(t, at);
+            plan::sweep_warn(sweep, config, &c.stage, c.pr, at, warning)
+        }
+        _ => keep(format!("judged again under its lock: {}", verdict.reason)),
     }
-    plan::sweep_destroy(sweep, config, facts, &c.stage, c.pr, &verdict.reason)
 }
 
 /// Parses a ttl like `14d`, `36h` or `90m`.
@@ -278,10 +390,16 @@ mod tests {
             protected: &protected,
             named: &named,
             ttl: parse_ttl("14d"),
+            warning: None,
+            keep_label: None,
             tombstone_retention: Duration::from_secs(30 * 86_400),
             now: Timestamp::from_unix(1_800_000_000),
         };
-        let open: BTreeSet<PrNumber> = [1, 5, 6].into_iter().filter_map(PrNumber::new).collect();
+        let open: OpenPulls = [1, 5, 6]
+            .into_iter()
+            .filter_map(PrNumber::new)
+            .map(|n| (n, Vec::new()))
+            .collect();
         let records = vec![
             (
                 stage("pr-1"),

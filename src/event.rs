@@ -103,10 +103,7 @@ pub enum Payload {
         cron: Option<String>,
     },
     WorkflowDispatch(Dispatch),
-    IssueComment {
-        number: PrNumber,
-        on_pull_request: bool,
-    },
+    IssueComment(IssueComment),
     /// An event name alchemy-ci does not act on, or a payload whose kind
     /// could not be inferred; its contents are not read.
     Unknown,
@@ -364,16 +361,9 @@ fn typed_payload(typed: &Typed<'_>) -> Result<(Option<String>, Payload), EventEr
             )
         }
         "issue_comment" => {
-            // The whole comment is typed (and refused when malformed) here;
-            // comment commands read it again with `parse_comment`.
+            // The whole comment is typed (and refused when malformed) here.
             let c = comment::read(typed)?;
-            (
-                c.repository,
-                Payload::IssueComment {
-                    number: c.number,
-                    on_pull_request: c.on_pull_request,
-                },
-            )
+            (c.repository.clone(), Payload::IssueComment(c))
         }
         _ => (None, Payload::Unknown),
     })

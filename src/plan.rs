@@ -8,6 +8,8 @@
 //! state read after the lock is held. The second decision is the one
 //! carried out; `docs/lifecycle.md` draws the whole state machine.
 
+mod reply;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -16,11 +18,17 @@ use serde::Serialize;
 use crate::alchemy::{self, Detected, Phase};
 use crate::apps::spec::AppName;
 use crate::config::{Command, Config, EnvValue, StateStoreSpec};
-use crate::event::{CommitSha, Event, NameSource, Payload, PrAction, PullRequest, Push};
+use crate::event::{CommitSha, Event, Login, NameSource, Payload, PrAction, PullRequest, Push};
+use crate::github::commands_api::PullHead;
 use crate::github::comment::{self, CommentInput, CommentStatus};
+use crate::pr_command::approval::Approval;
+use crate::pr_command::decide::KeepFor;
+use crate::pr_command::permission::Permission;
+use crate::pr_command::Reaction;
 use crate::record::RecordStatus;
 use crate::stage::{PrNumber, Stage};
 use crate::state::Snapshot;
+use crate::time::Timestamp;
 
 /// What the world looked like when the plan was made, as far as the shell
 /// could tell. `None` means "not looked up", and the plan says what that
@@ -34,6 +42,12 @@ pub struct Facts {
     pub live_pr: Option<LivePr>,
     pub record: Option<RecordFacts>,
     pub run: RunContext,
+    /// A comment command's author's permission on the repository.
+    pub commenter_permission: Option<Permission>,
+    /// The pull request's head, state, fork-ness and labels, for what an
+    /// event does not carry (an `issue_comment` payload has none of them;
+    /// the sweep needs the labels).
+    pub pull_head: Option<PullHead>,
 }
 
 /// The pull request as the API reports it now; the event may be minutes old.
@@ -120,7 +134,21 @@ pub enum PlanError {
 pub enum Action {
     Deploy,
     Destroy,
+    /// Destroy, then deploy from scratch, under one lock.
+    Redeploy,
     Read,
+    /// Record how long a preview is kept past the ttl.
+    Keep,
+    /// Remove a stage's lock, nothing else.
+    Unlock,
+    /// The sweep's warning that a preview will expire.
+    Warn,
+    /// Answer a comment in the sticky comment: the help, the status, or
+    /// why a command cannot run.
+    Reply,
+    /// A comment's first step: the command runs Alchemy, so the next step
+    /// checks out the approved commit and runs it.
+    Approve,
     Cleanup,
     Status,
     Skip,
@@ -131,11 +159,30 @@ impl Action {
         match self {
             Self::Deploy => "deploy",
             Self::Destroy => "destroy",
+            Self::Redeploy => "redeploy",
             Self::Read => "read",
+            Self::Keep => "keep",
+            Self::Unlock => "unlock",
+            Self::Warn => "warn",
+            Self::Reply => "reply",
+            Self::Approve => "approve",
             Self::Cleanup => "cleanup",
             Self::Status => "status",
             Self::Skip => "skip",
         }
+    }
+
+    /// Whether it ends with the stage deployed.
+    pub fn deploys(self) -> bool {
+        matches!(self, Self::Deploy | Self::Redeploy)
+    }
+
+    /// Whether it runs under the stage's lock.
+    pub fn locks_stage(self) -> bool {
+        matches!(
+            self,
+            Self::Deploy | Self::Destroy | Self::Redeploy | Self::Read | Self::Keep | Self::Warn
+        )
     }
 }
 
@@ -180,14 +227,57 @@ pub enum StepKind {
         on_success: CommentStatus,
         on_failure: CommentStatus,
     },
+    /// The deployment goes to this GitHub environment.
     CreateDeployment {
-        environment: Stage,
+        environment: String,
     },
     DeploymentResult {
-        environment: Stage,
+        environment: String,
     },
     DeactivateDeployments {
-        environment: Stage,
+        environment: String,
+    },
+    /// A reaction on the command's comment, now.
+    React {
+        reaction: Reaction,
+    },
+    /// The reaction when the run ends, by its outcome.
+    ReactResult {
+        on_success: Reaction,
+        on_failure: Reaction,
+    },
+    /// Refuse unless the checked-out `HEAD` is the approved commit.
+    CheckCheckout {
+        approved: CommitSha,
+    },
+    /// A commit status on the plan's commit, now.
+    CommitStatus {
+        #[serde(flatten)]
+        phase: StatusPhase,
+    },
+    /// The commit status when the deploy ends: success with the URL, or
+    /// failure with the run.
+    CommitStatusResult,
+    /// Keep the preview past the ttl, or end a keep.
+    KeepPreview {
+        #[serde(flatten)]
+        keep: KeepFor,
+    },
+    /// Record that the sweep warned of the expiry.
+    MarkWarned {
+        removes_at: Timestamp,
+    },
+    /// Remove the stage's lock if its holder is gone, noting who did.
+    Unlock {
+        stage: Stage,
+        by: String,
+    },
+    /// Write the sticky comment from the stage's record, with the plan's
+    /// sections.
+    RefreshComment,
+    /// Output the commit for the next step to check out and run.
+    HandOff {
+        sha: CommitSha,
     },
     RunAlchemy {
         phase: Phase,
@@ -268,12 +358,77 @@ pub struct Plan {
     /// it back: shown in the PR comment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The PR comment command this plan answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommentCommand>,
+    /// What the sticky comment says beyond the stage's status.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<Section>,
+}
+
+/// A commit status a step posts before the outcome is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum StatusPhase {
+    Deploying,
+    /// `success`: a PR that needs no preview never blocks on the check.
+    NotNeeded {
+        reason: String,
+    },
+}
+
+/// A PR comment's command, as the plan answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommentCommand {
+    pub comment_id: u64,
+    pub by: Login,
+    /// As GitHub reported it; `None` when not looked up.
+    pub permission: Option<Permission>,
+    /// The command understood (`deploy`, `keep`, …); `None` for one that
+    /// was not.
+    pub command: Option<&'static str>,
+    /// The commit a command that runs Alchemy runs, and who approved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+}
+
+/// Markdown the sticky comment shows below the stage's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Section {
+    /// Escaped where it repeats untrusted text.
+    pub markdown: String,
+    /// Shown only when the stage ends in this status; always when `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<CommentStatus>,
+}
+
+impl Section {
+    pub fn always(markdown: String) -> Self {
+        Self {
+            markdown,
+            when: None,
+        }
+    }
+
+    /// Whether it is shown in a comment of `status` (`None`: the stage
+    /// has no record).
+    pub fn shown(&self, status: Option<CommentStatus>) -> bool {
+        self.when.is_none() || self.when == status
+    }
 }
 
 enum Intent {
     Deploy(Stage, String),
     Destroy(Stage, String),
+    Redeploy(Stage, String),
     Read(Stage, String),
+    Keep(Stage, KeepFor, String),
+    Unlock(Stage, String),
+    Reply(Stage, String),
+    Approve(Stage, String),
+    /// Nothing to deploy, and the PR needs no preview: its commit status
+    /// says so.
+    NotNeeded(Stage, String),
     Cleanup(String),
     Status(String),
     Skip(Option<Stage>, String),
@@ -289,6 +444,7 @@ pub fn decide(event: &Event, config: &Config, facts: &Facts) -> Result<Plan, Pla
         requested: false,
         warnings: Vec::new(),
         unchecked: Vec::new(),
+        reply: reply::Reply::default(),
     };
     let pr = match &event.payload {
         Payload::PullRequest(pr) => Some(pr),
@@ -311,6 +467,8 @@ struct Decider<'a> {
     requested: bool,
     warnings: Vec<String>,
     unchecked: Vec<String>,
+    /// What a comment's plan adds: reactions, the commit it runs, sections.
+    reply: reply::Reply,
 }
 
 impl Decider<'_> {
@@ -351,16 +509,7 @@ impl Decider<'_> {
                     return self.explicit(command, stage, "the workflow_dispatch inputs");
                 }
             }
-            Payload::IssueComment {
-                number,
-                on_pull_request,
-            } => Intent::Skip(
-                None,
-                format!(
-                    "a comment on {} #{number}: comment commands are not supported, so nothing to do",
-                    if *on_pull_request { "pull request" } else { "issue" }
-                ),
-            ),
+            Payload::IssueComment(c) => self.comment(c, false),
             Payload::Unknown if self.event.name_source == NameSource::Inferred => Intent::Skip(
                 None,
                 "could not tell which event this payload is; pass --event-name (or set GITHUB_EVENT_NAME)".into(),
@@ -419,18 +568,33 @@ impl Decider<'_> {
                 "{from} asks for a sweep of orphaned preview stages"
             )),
             Command::Status => Intent::Status(format!("{from} asks for the status of every stage")),
+            Command::Comment => match &self.event.payload {
+                Payload::IssueComment(c) => self.comment(c, true),
+                _ => Intent::Skip(
+                    None,
+                    format!(
+                        "{from} is `comment`, which answers issue_comment events; this is {}",
+                        self.event.name
+                    ),
+                ),
+            },
         })
     }
 
     fn pull_request(&mut self, pr: &PullRequest, target: bool) -> Intent {
         let n = pr.number;
         let stage = Stage::for_pr(&self.config.stage_prefix, n);
-        if let Some(skip) = self.fork_guard(pr, target, &stage) {
-            return skip;
+        // A fork's close still destroys the preview an approval made: it
+        // runs no code of the fork with secrets (a `pull_request` run of a
+        // fork gets none, `pull_request_target` checks out the base).
+        if pr.action != PrAction::Closed {
+            if let Some(skip) = self.fork_guard(pr, target, &stage) {
+                return skip;
+            }
         }
         let draft_skip = || {
-            Intent::Skip(
-                Some(stage.clone()),
+            Intent::NotNeeded(
+                stage.clone(),
                 format!("PR #{n} is a draft and deploy-drafts is off"),
             )
         };
@@ -452,8 +616,8 @@ impl Decider<'_> {
                 }
                 if let Some(g) = self.config.label.as_deref() {
                     if !pr.labels.iter().any(|l| l == g) {
-                        return Intent::Skip(
-                            Some(stage),
+                        return Intent::NotNeeded(
+                            stage,
                             format!(
                                 "PR #{n} does not carry the label {g:?}, which previews require"
                             ),
@@ -499,10 +663,25 @@ impl Decider<'_> {
             .as_deref()
             .map_or_else(|| "a deleted fork".to_owned(), |r| format!("the fork {r}"));
         if !self.config.allow_forks {
+            // Under pull_request_target the token may write: the PR's
+            // comment tells maintainers how to approve a preview. Nothing
+            // of the fork is run or read for it.
+            if target && self.facts.can_post && self.config.comment {
+                self.reply.pr = Some(n);
+                self.reply.notice = true;
+                self.reply.sections.push(Section::always(
+                    crate::pr_command::approval::fork_notice(
+                        &self.config.command_prefix,
+                        self.config.command_permission,
+                        &pr.head_sha,
+                    ),
+                ));
+            }
             return Some(Intent::Skip(
                 Some(stage.clone()),
                 format!(
-                    "PR #{n} comes from {from}; forks are skipped by default because their code is untrusted and their runs get no secrets (set allow-forks to change this)"
+                    "PR #{n} comes from {from}; forks are skipped by default because their code is untrusted and their runs get no secrets (a maintainer's `{} deploy` comment approves one commit; allow-forks deploys every push)",
+                    self.config.command_prefix
                 ),
             ));
         }
@@ -664,28 +843,51 @@ impl Decider<'_> {
         }
     }
 
-    fn build(self, intent: Intent, pr: Option<&PullRequest>) -> Plan {
+    fn build(mut self, intent: Intent, pr: Option<&PullRequest>) -> Plan {
         let (config, facts) = (self.config, self.facts);
         let commit = match &self.event.payload {
             Payload::PullRequest(p) => Some(p.head_sha.clone()),
             Payload::Push(p) => Some(p.after.clone()),
-            _ => None,
+            _ => self.reply.commit.clone(),
         };
-        let shaped = self.shape(intent, pr, commit.is_some());
+        let shaped = self.shape(intent, pr, commit.as_ref());
         let (action, stage) = (shaped.action, shaped.stage);
+        if self.reply.commit.is_none() && action.deploys() {
+            // An approval from a comment's first step binds any deploy.
+            self.reply.commit.clone_from(&config.approved_sha);
+        }
+        let mut steps = shaped.steps;
+        self.reply.wrap(&mut steps, action);
         let mut warnings = self.warnings;
-        let runs_stage = matches!(action, Action::Deploy | Action::Destroy | Action::Read);
+        let runs_stage = matches!(
+            action,
+            Action::Deploy | Action::Destroy | Action::Redeploy | Action::Read
+        );
         if runs_stage && !facts.can_post {
             warnings.push("no GitHub token: no comment or deployment will be posted".into());
         }
-        let comment_preview = comment_preview(config, facts, action, stage.as_ref(), pr);
-        let pr_number = pr.map(|p| p.number);
+        let pr_number = pr.map(|p| p.number).or(self.reply.pr);
         let pr_number = match (action, &stage) {
             (Action::Destroy | Action::Read, Some(s)) => {
                 pr_number.or_else(|| s.pr_number(&config.stage_prefix))
             }
             _ => pr_number,
         };
+        // The comment's first step writes no comment: the step that runs
+        // the command answers.
+        let sections = match action {
+            Action::Approve => Vec::new(),
+            _ => std::mem::take(&mut self.reply.sections),
+        };
+        let preview = Preview {
+            action,
+            stage: stage.as_ref(),
+            pr: pr_number,
+            commit: commit.as_ref(),
+            sections: &sections,
+        };
+        let comment_preview = comment_preview(config, facts, &preview);
+        let answers_comment = self.reply.command.is_some();
         Plan {
             event: self.event.name.clone(),
             event_source: self.event.name_source,
@@ -701,23 +903,31 @@ impl Decider<'_> {
                 .filter(|p| p.merged && p.action == PrAction::Closed)
                 .and_then(|p| config.branches.get(&p.base_ref).cloned()),
             warnings,
-            unchecked: if runs_stage {
+            unchecked: if runs_stage || answers_comment {
                 self.unchecked
             } else {
                 Vec::new()
             },
             alchemy: runs_stage.then(|| facts.alchemy.clone()),
-            steps: shaped.steps,
+            steps,
             comment_preview,
             note: shaped.note,
+            command: self.reply.command.take(),
+            sections,
         }
     }
 
     /// What an intent comes to: its action, stage, reason and steps.
-    fn shape(&self, intent: Intent, pr: Option<&PullRequest>, has_commit: bool) -> Shaped {
+    fn shape(
+        &self,
+        intent: Intent,
+        pr: Option<&PullRequest>,
+        commit: Option<&CommitSha>,
+    ) -> Shaped {
         let (config, facts) = (self.config, self.facts);
+        let has_commit = commit.is_some();
         let store = config.state_store.clone();
-        let pr_number = pr.map(|p| p.number);
+        let pr_number = pr.map(|p| p.number).or(self.reply.pr);
         let shaped = |action, stage, reason, steps| Shaped {
             action,
             stage,
@@ -725,11 +935,16 @@ impl Decider<'_> {
             steps,
             note: None,
         };
+        let comment_steps = self.comment_steps(&intent, commit);
         match intent {
             Intent::Deploy(stage, why) => {
                 let steps =
                     stage_steps(config, facts, &stage, pr_number, has_commit, Phase::Deploy);
                 shaped(Action::Deploy, Some(stage), why, steps)
+            }
+            Intent::Redeploy(stage, why) => {
+                let steps = redeploy_steps(config, facts, &stage, pr_number, has_commit);
+                shaped(Action::Redeploy, Some(stage), why, steps)
             }
             Intent::Destroy(stage, why) => {
                 let closing = !self.requested && pr.is_some_and(|p| p.action == PrAction::Closed);
@@ -743,6 +958,21 @@ impl Decider<'_> {
                 let pr = pr_number.or_else(|| stage.pr_number(&config.stage_prefix));
                 let steps = read_steps(config, facts, &stage, pr);
                 shaped(Action::Read, Some(stage), why, steps)
+            }
+            Intent::Keep(stage, _, why) => shaped(Action::Keep, Some(stage), why, comment_steps),
+            Intent::Unlock(stage, why) => shaped(Action::Unlock, Some(stage), why, comment_steps),
+            Intent::Reply(stage, why) => shaped(Action::Reply, Some(stage), why, comment_steps),
+            Intent::Approve(stage, why) => shaped(Action::Approve, Some(stage), why, comment_steps),
+            Intent::NotNeeded(stage, why) => {
+                let mut steps = Vec::new();
+                if facts.can_post && config.status_check.posts() && has_commit {
+                    steps.push(step(StepKind::CommitStatus {
+                        phase: StatusPhase::NotNeeded {
+                            reason: not_needed(&why),
+                        },
+                    }));
+                }
+                shaped(Action::Skip, Some(stage), why, steps)
             }
             Intent::Cleanup(why) => {
                 let steps = vec![
@@ -762,8 +992,19 @@ impl Decider<'_> {
                 ];
                 shaped(Action::Status, None, why, steps)
             }
-            Intent::Skip(stage, why) => shaped(Action::Skip, stage, why, Vec::new()),
+            Intent::Skip(stage, why) => shaped(Action::Skip, stage, why, comment_steps),
         }
+    }
+}
+
+/// The short reason a status gives for a PR that needs no preview.
+fn not_needed(why: &str) -> String {
+    if why.contains("is a draft") {
+        "draft pull request".into()
+    } else if why.contains("label") {
+        "no preview label".into()
+    } else {
+        why.to_owned()
     }
 }
 
@@ -793,27 +1034,36 @@ impl PrSummary {
     }
 }
 
+/// What the comment preview shows.
+struct Preview<'a> {
+    action: Action,
+    stage: Option<&'a Stage>,
+    pr: Option<PrNumber>,
+    commit: Option<&'a CommitSha>,
+    sections: &'a [Section],
+}
+
 /// The comment a PR gets when a deploy or destroy starts, when one is
 /// posted at all.
-fn comment_preview(
-    config: &Config,
-    facts: &Facts,
-    action: Action,
-    stage: Option<&Stage>,
-    pr: Option<&PullRequest>,
-) -> Option<String> {
-    let posts = pr.is_some() && facts.can_post && config.comment;
-    let status = match action {
-        Action::Deploy => CommentStatus::Deploying,
+fn comment_preview(config: &Config, facts: &Facts, p: &Preview<'_>) -> Option<String> {
+    let posts = p.pr.is_some() && facts.can_post && config.comment;
+    let status = match p.action {
+        Action::Deploy | Action::Redeploy => CommentStatus::Deploying,
         Action::Destroy => CommentStatus::Destroying,
         _ => return None,
     };
-    let stage = stage.filter(|_| posts)?;
+    let stage = p.stage.filter(|_| posts)?;
+    let sections: Vec<String> = p
+        .sections
+        .iter()
+        .filter(|s| s.shown(Some(status)))
+        .map(|s| s.markdown.clone())
+        .collect();
     Some(comment::render(&CommentInput {
         stage,
         status,
         repo_url: facts.run.repo_url(),
-        sha: pr.map(|p| &p.head_sha),
+        sha: p.commit,
         urls: &[],
         run_url: facts.run.run_url().as_deref(),
         updated_at: None,
@@ -822,6 +1072,7 @@ fn comment_preview(
         merged_into: None,
         unverified: None,
         note: None,
+        sections: &sections,
     }))
 }
 
@@ -901,9 +1152,14 @@ fn stage_steps(
     phase: Phase,
 ) -> Vec<Step> {
     let store = config.state_store.clone();
-    let comment = pr.is_some() && facts.can_post && config.comment;
-    // A deployment needs the commit it deploys.
-    let deployments = facts.can_post && config.deployments && commit;
+    let report = Reporting {
+        phase,
+        comment: pr.is_some() && facts.can_post && config.comment,
+        // A deployment and a commit status need the commit deployed.
+        deployments: facts.can_post && config.deployments && commit,
+        statuses: facts.can_post && config.status_check.posts() && commit && phase == Phase::Deploy,
+        environment: config.deployment_environment.environment(stage),
+    };
     let stage_of = || stage.clone();
     let mut steps = vec![
         step(StepKind::AcquireLock { stage: stage_of() }),
@@ -912,26 +1168,11 @@ fn stage_steps(
             store: store.clone(),
         }),
     ];
-    let (started, success, failure) = match phase {
-        Phase::Destroy => (
-            CommentStatus::Destroying,
-            RecordStatus::Destroyed,
-            RecordStatus::DestroyFailed,
-        ),
-        _ => (
-            CommentStatus::Deploying,
-            RecordStatus::Deployed,
-            RecordStatus::Failed,
-        ),
+    let (success, failure) = match phase {
+        Phase::Destroy => (RecordStatus::Destroyed, RecordStatus::DestroyFailed),
+        _ => (RecordStatus::Deployed, RecordStatus::Failed),
     };
-    if comment {
-        steps.push(step(StepKind::Comment { status: started }));
-    }
-    if deployments && phase == Phase::Deploy {
-        steps.push(step(StepKind::CreateDeployment {
-            environment: stage_of(),
-        }));
-    }
+    steps.extend(starting_steps(&report));
     steps.push(step(run_alchemy(config, facts, stage, pr, phase)));
     if phase == Phase::Destroy {
         steps.push(step(StepKind::VerifyDestroyed {
@@ -959,7 +1200,59 @@ fn stage_steps(
     // GitHub: a cancelled job is killed seconds after SIGTERM, and GitHub
     // calls can take that long.
     steps.push(always(StepKind::ReleaseLock { stage: stage_of() }));
-    steps.extend(reporting_steps(stage, phase, comment, deployments));
+    steps.extend(reporting_steps(&report));
+    steps
+}
+
+/// What a stage's run tells GitHub before Alchemy runs: the comment, the
+/// pending commit status, the deployment in progress.
+fn starting_steps(r: &Reporting) -> Vec<Step> {
+    let mut steps = Vec::new();
+    if r.comment {
+        let status = match r.phase {
+            Phase::Destroy => CommentStatus::Destroying,
+            _ => CommentStatus::Deploying,
+        };
+        steps.push(step(StepKind::Comment { status }));
+    }
+    if r.statuses {
+        steps.push(step(StepKind::CommitStatus {
+            phase: StatusPhase::Deploying,
+        }));
+    }
+    if r.deployments && r.phase == Phase::Deploy {
+        steps.push(step(StepKind::CreateDeployment {
+            environment: r.environment.clone(),
+        }));
+    }
+    steps
+}
+
+/// A redeploy: a deploy whose Alchemy run is preceded by a destroy of the
+/// stage, checked like any destroy, so the deploy starts from nothing.
+fn redeploy_steps(
+    config: &Config,
+    facts: &Facts,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    commit: bool,
+) -> Vec<Step> {
+    let mut steps = stage_steps(config, facts, stage, pr, commit, Phase::Deploy);
+    let at = steps
+        .iter()
+        .position(|s| matches!(s.kind, StepKind::RunAlchemy { .. }))
+        .unwrap_or(steps.len());
+    let destroy = [
+        step(run_alchemy(config, facts, stage, pr, Phase::Destroy)),
+        step(StepKind::VerifyDestroyed {
+            stage: stage.clone(),
+            check: config
+                .verify_command
+                .as_deref()
+                .map(|w| alchemy::verify::argv(w, stage)),
+        }),
+    ];
+    steps.splice(at..at, destroy);
     steps
 }
 
@@ -997,11 +1290,21 @@ fn run_alchemy(
     }
 }
 
-/// The comment's result and the deployment's, after the store write.
-fn reporting_steps(stage: &Stage, phase: Phase, comment: bool, deployments: bool) -> Vec<Step> {
+/// What a stage's run tells GitHub around the store's write.
+struct Reporting {
+    phase: Phase,
+    comment: bool,
+    deployments: bool,
+    statuses: bool,
+    environment: String,
+}
+
+/// The comment's result, the commit status's and the deployment's, after
+/// the store write.
+fn reporting_steps(r: &Reporting) -> Vec<Step> {
     let mut steps = Vec::new();
-    if comment {
-        let (on_success, on_failure) = match phase {
+    if r.comment {
+        let (on_success, on_failure) = match r.phase {
             Phase::Destroy => (CommentStatus::Destroyed, CommentStatus::DestroyFailed),
             _ => (CommentStatus::Deployed, CommentStatus::Failed),
         };
@@ -1010,14 +1313,14 @@ fn reporting_steps(stage: &Stage, phase: Phase, comment: bool, deployments: bool
             on_failure,
         }));
     }
-    if deployments {
-        steps.push(match phase {
-            Phase::Destroy => step(StepKind::DeactivateDeployments {
-                environment: stage.clone(),
-            }),
-            _ => always(StepKind::DeploymentResult {
-                environment: stage.clone(),
-            }),
+    if r.statuses {
+        steps.push(always(StepKind::CommitStatusResult));
+    }
+    if r.deployments {
+        let environment = r.environment.clone();
+        steps.push(match r.phase {
+            Phase::Destroy => step(StepKind::DeactivateDeployments { environment }),
+            _ => always(StepKind::DeploymentResult { environment }),
         });
     }
     steps
@@ -1034,17 +1337,27 @@ pub fn sweep_destroy(
     facts: &Facts,
     stage: &Stage,
     pr: Option<PrNumber>,
-    found: &str,
+    found: &SweepFinding,
 ) -> Plan {
-    let reason = format!("the sweep found that {found}");
+    let reason = format!("the sweep found that {}", found.reason);
     let closed = pr.is_some() && facts.live_pr.as_ref().is_some_and(|l| !l.open);
     let steps = with_tombstone(
         stage_steps(config, facts, stage, pr, true, Phase::Destroy),
         closed,
     );
-    let note = match (pr, &facts.live_pr) {
-        (Some(n), Some(live)) if live.open => Some(format!(
-            "Removed by the cleanup sweep: {found}. PR #{n} is still open. {}",
+    let open = matches!((pr, &facts.live_pr), (Some(_), Some(live)) if live.open);
+    let mut sections = Vec::new();
+    let note = match (pr, &found.expired) {
+        (Some(_), Some(text)) if open => {
+            sections.push(Section {
+                markdown: text.clone(),
+                when: Some(CommentStatus::Destroyed),
+            });
+            None
+        }
+        (Some(n), None) if open => Some(format!(
+            "Removed by the cleanup sweep: {}. PR #{n} is still open. {}",
+            found.reason,
             come_back(config)
         )),
         _ => None,
@@ -1067,6 +1380,50 @@ pub fn sweep_destroy(
         steps,
         comment_preview: None,
         note,
+        command: None,
+        sections,
+    }
+}
+
+/// Why the sweep removes a stage, and, for a ttl expiry, what the PR's
+/// comment says (Markdown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepFinding {
+    pub reason: String,
+    pub expired: Option<String>,
+}
+
+/// The sweep's warning that `stage`'s preview expires at `removes_at`:
+/// recorded under the stage's lock, then written into the PR's comment.
+pub fn sweep_warn(
+    sweep: &Plan,
+    config: &Config,
+    stage: &Stage,
+    pr: Option<PrNumber>,
+    removes_at: Timestamp,
+    warning: String,
+) -> Plan {
+    let mut steps = vec![
+        step(StepKind::AcquireLock {
+            stage: stage.clone(),
+        }),
+        step(StepKind::MarkWarned { removes_at }),
+        always(StepKind::ReleaseLock {
+            stage: stage.clone(),
+        }),
+    ];
+    if pr.is_some() && config.comment {
+        steps.push(always(StepKind::RefreshComment));
+    }
+    Plan {
+        action: Action::Warn,
+        reason: format!(
+            "its preview expires; the sweep warns now and removes it after {}",
+            removes_at.human()
+        ),
+        steps,
+        sections: vec![Section::always(warning)],
+        ..skip(sweep, stage, pr, String::new())
     }
 }
 
@@ -1092,6 +1449,8 @@ pub fn skip(base: &Plan, stage: &Stage, pr: Option<PrNumber>, reason: String) ->
         steps: Vec::new(),
         comment_preview: None,
         note: None,
+        command: None,
+        sections: Vec::new(),
     }
 }
 

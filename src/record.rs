@@ -5,9 +5,10 @@
 //! `format`, `stage`, `pr`, `head_sha`, `status`, `urls`, `created_at`,
 //! `updated_at`, `deployed_at`, `closed_at`, `run_url`, `lock`, `files`,
 //! `error`, `remaining`, and, when known or not empty, `state`, `verified`,
-//! `note` and `lock_history`, and `app` in the record of an app's stage
-//! (see docs/monorepo.md). Unknown fields are ignored so older readers
-//! can read newer records; a higher `format` is refused.
+//! `note`, `lock_history`, `keep_until`, `warned_at` and `approved`, and
+//! `app` in the record of an app's stage (see docs/monorepo.md). Unknown
+//! fields are ignored so older readers can read newer records; a higher
+//! `format` is refused.
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::apps::spec::AppName;
 use crate::event::CommitSha;
 use crate::github::comment::NamedUrl;
+use crate::pr_command::approval::Approval;
 use crate::stage::{PrNumber, Stage};
 use crate::time::Timestamp;
 
@@ -180,6 +182,15 @@ pub struct Record {
     /// Takeovers and unlocks, newest last, at most [`LOCK_HISTORY`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lock_history: Vec<LockEvent>,
+    /// Until when a `keep` command keeps the preview past the ttl.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_until: Option<Timestamp>,
+    /// When the sweep warned that the preview will expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warned_at: Option<Timestamp>,
+    /// The fork's commit a maintainer approved for the last deploy, and who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved: Option<Approval>,
 }
 
 impl Record {
@@ -205,6 +216,9 @@ impl Record {
             verified: None,
             note: None,
             lock_history: Vec::new(),
+            keep_until: None,
+            warned_at: None,
+            approved: None,
         }
     }
 

@@ -42,6 +42,20 @@ fn event_lines(p: &Plan) -> String {
         term_clipped(&p.event, SHOWN_CHARS),
         p.event_source
     );
+    if let Some(c) = &p.command {
+        let permission = c.permission.map_or_else(
+            || "permission not checked".to_owned(),
+            |l| format!("{l} permission"),
+        );
+        let asked = c.command.unwrap_or("no command understood");
+        let _ = writeln!(
+            out,
+            "Comment  {} on #{} by {} ({permission}): {asked}",
+            c.comment_id,
+            p.pr.map(|n| n.to_string()).unwrap_or_default(),
+            term(c.by.as_str())
+        );
+    }
     let Some(pr) = &p.pull_request else {
         return out;
     };
@@ -120,6 +134,13 @@ fn detail_lines(p: &Plan) -> String {
         for line in body.lines() {
             let _ = writeln!(out, "  │ {}", term(line));
         }
+    } else if !p.sections.is_empty() {
+        out.push_str("\nThe PR comment says, below the stage's status\n");
+        for s in &p.sections {
+            for line in s.markdown.lines() {
+                let _ = writeln!(out, "  │ {}", term(line));
+            }
+        }
     }
     out
 }
@@ -169,16 +190,17 @@ fn step_text(kind: &StepKind, app: Option<&AppName>) -> String {
             on_failure.as_str()
         ),
         StepKind::CreateDeployment { environment } => format!(
-            "create a GitHub deployment for environment {} (in progress)",
-            key(environment)
+            "create the stage's GitHub deployment in environment {} (in progress)",
+            term(environment)
         ),
         StepKind::DeploymentResult { environment } => format!(
-            "mark the deployment of {} success (with its URL) or failure",
-            key(environment)
+            "mark the deployment in environment {} success (with its URL; the stage's older ones inactive) or failure",
+            term(environment)
         ),
-        StepKind::DeactivateDeployments { environment } => {
-            format!("mark the deployments of {} inactive", key(environment))
-        }
+        StepKind::DeactivateDeployments { environment } => format!(
+            "mark the stage's deployments in environment {} inactive",
+            term(environment)
+        ),
         StepKind::RunAlchemy {
             phase,
             argv,
@@ -216,6 +238,74 @@ fn step_text(kind: &StepKind, app: Option<&AppName>) -> String {
         | StepKind::SelectOrphans { .. }
         | StepKind::DestroyOrphans
         | StepKind::ShowStatus => sweep_step_text(kind),
+        _ => reply_step_text(kind),
+    }
+}
+
+/// The steps of comment commands, commit statuses and the sweep's warnings.
+fn reply_step_text(kind: &StepKind) -> String {
+    use crate::plan::StatusPhase;
+    match kind {
+        StepKind::React { reaction } => {
+            format!("react {} to the comment", reaction_word(*reaction))
+        }
+        StepKind::ReactResult {
+            on_success,
+            on_failure,
+        } => format!(
+            "react {} when done, {} when not",
+            reaction_word(*on_success),
+            reaction_word(*on_failure)
+        ),
+        StepKind::CheckCheckout { approved } => format!(
+            "refuse unless the checked-out HEAD is {}, the approved commit",
+            approved.short()
+        ),
+        StepKind::CommitStatus {
+            phase: StatusPhase::Deploying,
+        } => "post the commit status alchemy-ci/preview: pending (deploying)".into(),
+        StepKind::CommitStatus {
+            phase: StatusPhase::NotNeeded { reason },
+        } => format!(
+            "post the commit status alchemy-ci/preview: success, no preview needed ({})",
+            term(reason)
+        ),
+        StepKind::CommitStatusResult => {
+            "post the commit status alchemy-ci/preview: success (with the URL) or failure".into()
+        }
+        StepKind::KeepPreview {
+            keep: crate::pr_command::decide::KeepFor::For(d),
+        } => format!(
+            "record that the preview is kept past the ttl for {}h from now",
+            d.as_secs() / 3_600
+        ),
+        StepKind::KeepPreview { .. } => "record that the keep ends now".into(),
+        StepKind::MarkWarned { removes_at } => format!(
+            "record the warning: the preview is removed after {}",
+            removes_at.human()
+        ),
+        StepKind::Unlock { stage, by } => format!(
+            "remove stage {stage}'s lock if its holder is gone (never its state), noting {}",
+            term(by)
+        ),
+        StepKind::RefreshComment => {
+            "write the PR comment from the stage's record, with the answer".into()
+        }
+        StepKind::HandOff { sha } => format!(
+            "output sha={} and run=true: the next step checks out that commit and runs the command",
+            sha.as_str()
+        ),
+        _ => String::new(),
+    }
+}
+
+fn reaction_word(r: crate::pr_command::Reaction) -> &'static str {
+    use crate::pr_command::Reaction;
+    match r {
+        Reaction::MinusOne => "👎",
+        Reaction::Eyes => "👀",
+        Reaction::Rocket => "🚀",
+        Reaction::Confused => "😕",
     }
 }
 

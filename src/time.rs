@@ -87,23 +87,39 @@ pub trait Clock: Send + Sync {
     fn sleep(&self, d: Duration);
 }
 
-/// The machine's own clock.
+/// The machine's own clock, optionally set to another time (a testing
+/// hook): it then runs at the machine's pace from there.
 #[derive(Debug)]
 pub struct SystemClock {
     origin: Instant,
+    /// Seconds added to the machine's time.
+    offset: i64,
 }
 
 impl Default for SystemClock {
     fn default() -> Self {
         Self {
             origin: Instant::now(),
+            offset: 0,
+        }
+    }
+}
+
+impl SystemClock {
+    /// A clock that reads `start` now and runs on from there.
+    pub fn starting_at(start: Timestamp) -> Self {
+        let signed = |t: Timestamp| i64::try_from(t.unix()).unwrap_or(i64::MAX);
+        Self {
+            origin: Instant::now(),
+            offset: signed(start).saturating_sub(signed(Timestamp::now())),
         }
     }
 }
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        Timestamp::now()
+        let now = Timestamp::now().unix();
+        Timestamp(now.saturating_add_signed(self.offset))
     }
 
     fn elapsed(&self) -> Duration {

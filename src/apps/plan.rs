@@ -20,7 +20,7 @@ use crate::alchemy::Detected;
 use crate::config::{Command, Config, EnvValue};
 use crate::event::{CommitSha, Event, Payload};
 use crate::github::comment::NamedUrl;
-use crate::plan::{self, Action, Facts, Plan, PlanError, RecordFacts};
+use crate::plan::{self, Action, Facts, Plan, PlanError, RecordFacts, StepKind};
 use crate::record::{Record, RecordStatus};
 use crate::stage::PrNumber;
 
@@ -556,6 +556,20 @@ pub fn decide_app(
 ) -> Result<Plan, PlanError> {
     let mut p = plan::decide(event, app_config, facts)?;
     p.app = Some(app.clone());
+    // Its deployments go where an app's stage's go (`pr-7@api` in a
+    // template with `{stage}`).
+    if let Some(stage) = &p.stage {
+        let key = crate::state::StateKey::app(stage.clone(), app.clone());
+        let env = app_config.deployment_environment.environment(&key);
+        for s in &mut p.steps {
+            if let StepKind::CreateDeployment { environment }
+            | StepKind::DeploymentResult { environment }
+            | StepKind::DeactivateDeployments { environment } = &mut s.kind
+            {
+                environment.clone_from(&env);
+            }
+        }
+    }
     Ok(p)
 }
 

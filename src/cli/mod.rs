@@ -171,6 +171,12 @@ pub struct SimulateArgs {
     /// The stage's stored record status, or `missing`.
     #[arg(long, value_enum, value_name = "STATUS")]
     pub record: Option<RecordArg>,
+    /// The PR's head lives in a fork (for a comment's payload, which does not say).
+    #[arg(long, requires = "pr_state")]
+    pub pr_fork: bool,
+    /// A comment command's author's repository permission, as GitHub would report it.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub commenter_permission: Option<PermissionArg>,
     /// With apps: a file the pull request changes (repeatable) [default: every app affected].
     #[arg(long, value_name = "PATH")]
     pub changed: Vec<String>,
@@ -179,6 +185,30 @@ pub struct SimulateArgs {
     pub deployed: Vec<String>,
     #[command(flatten)]
     pub inputs: Inputs<ForSimulate>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PermissionArg {
+    Admin,
+    Maintain,
+    Write,
+    Triage,
+    Read,
+    None,
+}
+
+impl PermissionArg {
+    fn level(self) -> crate::pr_command::permission::Permission {
+        use crate::pr_command::permission::Permission;
+        match self {
+            Self::Admin => Permission::Admin,
+            Self::Maintain => Permission::Maintain,
+            Self::Write => Permission::Write,
+            Self::Triage => Permission::Triage,
+            Self::Read => Permission::Read,
+            Self::None => Permission::None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -311,6 +341,8 @@ fn simulate_request(a: SimulateArgs) -> commands::simulate::SimulateArgs {
         pr_open: a.pr_state.map(|s| matches!(s, PrState::Open)),
         pr_head: a.pr_head,
         record: a.record.map(RecordArg::status),
+        commenter_permission: a.commenter_permission.map(PermissionArg::level),
+        pr_fork: a.pr_fork,
         changed: a.changed,
         deployed: a.deployed,
         flags: a.inputs.values,

@@ -16,12 +16,12 @@ use serde_json::json;
 
 use super::session::{say, Session};
 use super::CommandError;
-use crate::cleanup::{self, Candidate, Policy, Verdict};
+use crate::cleanup::{self, Candidate, OpenPulls, Policy, Verdict};
 use crate::config::FlagValues;
 use crate::execute::{Outcome, Report};
 use crate::plan::{self, Plan, PlanError};
 use crate::record::{Record, RecordStatus};
-use crate::stage::{PrNumber, Stage};
+use crate::stage::Stage;
 use crate::state::{Snapshot, StateKey};
 use crate::time::Clock as _;
 
@@ -39,8 +39,11 @@ pub struct SweepOptions {
     pub include: BTreeSet<Stage>,
 }
 
+#[derive(Default)]
 struct Outcomes {
     destroyed: Vec<StateKey>,
+    /// Warned, on the PR, that their previews expire.
+    warned: Vec<StateKey>,
     failed: Vec<(StateKey, String)>,
     forgotten: Vec<StateKey>,
     /// Judged again under the stage's lock and kept, with why.
@@ -91,11 +94,17 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         protected: &config.protected_stages,
         named: &opts.include,
         ttl: config.ttl,
+        warning: config.ttl_warning,
+        keep_label: config.keep_label.as_deref(),
         tombstone_retention: config.tombstone_retention,
         now: session.clock.now(),
     };
     let candidates = cleanup::select_keys(&records, &open, &policy, config.apps.as_ref());
     if opts.matrix {
+        // The fan-out's jobs only destroy: the warnings are posted here, or
+        // a preview would wait for its warning forever.
+        let mut outcomes = Outcomes::default();
+        warn_all(session, plan, &policy, &candidates, &mut outcomes);
         return Ok(print_matrix(session, &candidates));
     }
     say(&candidates_table(&candidates, records.len(), open.len()));
@@ -111,7 +120,7 @@ type Records = Vec<(StateKey, Result<Option<Record>, String>)>;
 
 /// Every stage's record (apps' stages too) and the open pull requests: one
 /// listing of each for the whole sweep, however many stages.
-fn gather(session: &Session) -> Result<(Records, BTreeSet<PrNumber>), CommandError> {
+fn gather(session: &Session) -> Result<(Records, OpenPulls), CommandError> {
     let forge = session.forge().ok_or_else(|| {
         CommandError::Usage(
             "cleanup needs a GitHub token (github-token) to list the open pull requests".into(),
@@ -127,6 +136,7 @@ fn gather(session: &Session) -> Result<(Records, BTreeSet<PrNumber>), CommandErr
         .open_pulls()
         .map_err(|e| CommandError::Failed(e.to_string()))?
         .into_iter()
+        .map(|p| (p.number, p.labels))
         .collect();
     Ok((records, open))
 }
@@ -158,12 +168,7 @@ fn remove(
     candidates: &[Candidate],
     records: &Records,
 ) -> Outcomes {
-    let mut outcomes = Outcomes {
-        destroyed: Vec::new(),
-        failed: Vec::new(),
-        forgotten: Vec::new(),
-        kept: Vec::new(),
-    };
+    let mut outcomes = Outcomes::default();
     for c in candidates.iter().filter(|c| c.verdict == Verdict::Forget) {
         match forget(session, &c.key()) {
             Ok(true) => outcomes.forgotten.push(c.key()),
@@ -171,6 +176,7 @@ fn remove(
             Err(e) => outcomes.failed.push((c.key(), e)),
         }
     }
+    warn_all(session, plan, policy, candidates, &mut outcomes);
     let to_destroy: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| c.verdict == Verdict::Destroy)
@@ -197,6 +203,28 @@ fn remove(
         }
     }
     outcomes
+}
+
+/// Posts the sweep's warnings of expiries, one stage at a time.
+fn warn_all(
+    session: &Session,
+    plan: &Plan,
+    policy: &Policy<'_>,
+    candidates: &[Candidate],
+    outcomes: &mut Outcomes,
+) {
+    for c in candidates.iter().filter(|c| c.verdict == Verdict::Warn) {
+        let stage = c.key();
+        match warn_one(session, plan, policy, c) {
+            Ok(r) if r.result == Outcome::Success && r.action == crate::plan::Action::Warn => {
+                outcomes.warned.push(stage);
+            }
+            Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
+            Ok(r) if r.result == Outcome::Skipped => outcomes.kept.push((stage, r.message)),
+            Ok(r) => outcomes.failed.push((stage, r.message)),
+            Err(e) => outcomes.failed.push((stage, e.to_string())),
+        }
+    }
 }
 
 /// The sweep's summary, step outputs and exit code.
@@ -442,20 +470,16 @@ fn destroy_one(
     dir: &Path,
 ) -> Result<Report, CommandError> {
     let config = &session.config;
-    let plan = plan::sweep_destroy(sweep, config, &session.facts(), &c.stage, c.pr, &c.reason);
+    let found = plan::SweepFinding {
+        reason: c.reason.clone(),
+        expired: None,
+    };
+    let plan = plan::sweep_destroy(sweep, config, &session.facts(), &c.stage, c.pr, &found);
     say(&format!(
         "\n→ DESTROY stage {} because {}\n",
         c.stage, c.reason
     ));
-    let recheck = |replaced: &Snapshot| -> Result<Plan, PlanError> {
-        let mut facts = session.facts();
-        facts.live_pr = c.pr.and_then(|n| session.live_pr(n));
-        let now = Policy {
-            now: session.clock.now(),
-            ..policy.clone()
-        };
-        Ok(cleanup::recheck(sweep, config, &facts, c, replaced, &now))
-    };
+    let recheck = |replaced: &Snapshot| judge_again(session, sweep, policy, c, replaced);
     session.preflight(&plan)?;
     let started = std::time::Instant::now();
     let report = session.execute_with(&plan, dir.to_path_buf(), Some(&recheck));
@@ -465,6 +489,75 @@ fn destroy_one(
         Err(e) => format!("✘ {}: {}", c.key(), crate::render::term(&e.to_string())),
     };
     say(&format!("{line}\n"));
+    report
+}
+
+/// The sweep's verdict on one stage made again under its lock, from its
+/// record and its PR (state and labels) read then.
+fn judge_again(
+    session: &Session,
+    sweep: &Plan,
+    policy: &Policy<'_>,
+    c: &Candidate,
+    replaced: &Snapshot,
+) -> Result<Plan, PlanError> {
+    let mut facts = session.facts();
+    if let Some(n) = c.pr {
+        facts.pull_head = session.pull_head(n);
+        facts.live_pr = facts.pull_head.as_ref().map(|h| plan::LivePr {
+            open: h.open,
+            head_sha: h.sha.clone(),
+        });
+    }
+    let now = Policy {
+        now: session.clock.now(),
+        ..policy.clone()
+    };
+    Ok(cleanup::recheck(
+        sweep,
+        &session.config,
+        &facts,
+        c,
+        replaced,
+        &now,
+    ))
+}
+
+/// The sweep's warning of an expiry: recorded under the stage's lock,
+/// judged again there (a push or a keep since the listing cancels it, an
+/// expiry already due removes the preview), then written into the PR's
+/// comment.
+fn warn_one(
+    session: &Session,
+    sweep: &Plan,
+    policy: &Policy<'_>,
+    c: &Candidate,
+) -> Result<Report, CommandError> {
+    let config = &session.config;
+    let (Some(at), Some(texts)) = (c.removes_at, cleanup::ttl_texts(config)) else {
+        return Ok(Report::skipped(&plan::skip(
+            sweep,
+            &c.stage,
+            c.pr,
+            "nothing to warn of".into(),
+        )));
+    };
+    let warning = crate::ttl::warning_markdown(&texts, at);
+    let plan = plan::sweep_warn(sweep, config, &c.stage, c.pr, at, warning);
+    // Through the session: with --matrix, stdout is the matrix alone.
+    session.say(&format!(
+        "\n→ WARN stage {} because it {}\n",
+        c.stage, c.reason
+    ));
+    let recheck = |replaced: &Snapshot| judge_again(session, sweep, policy, c, replaced);
+    session.preflight(&plan)?;
+    let started = std::time::Instant::now();
+    let report = session.execute_with(&plan, session.app_dir.clone(), Some(&recheck));
+    let line = match &report {
+        Ok(r) => super::run::result_line(r, started.elapsed()),
+        Err(e) => format!("✘ {}: {}", c.stage, crate::render::term(&e.to_string())),
+    };
+    session.say(&format!("{line}\n"));
     report
 }
 
@@ -503,6 +596,7 @@ fn candidates_table(candidates: &[Candidate], stages: usize, open: usize) -> Str
         let verdict = match c.verdict {
             Verdict::Destroy => "destroy",
             Verdict::Forget => "forget",
+            Verdict::Warn => "warn",
             Verdict::Keep => "keep",
         };
         let _ = writeln!(
@@ -522,6 +616,8 @@ fn results_markdown(candidates: &[Candidate], o: &Outcomes) -> String {
         let key = c.key();
         let result = if o.destroyed.contains(&key) {
             "✅ destroyed".to_owned()
+        } else if o.warned.contains(&key) {
+            "⏳ warned on the pull request".to_owned()
         } else if o.forgotten.contains(&key) {
             "🗑️ tombstone removed".to_owned()
         } else if let Some((_, why)) = o.failed.iter().find(|(s, _)| *s == key) {
@@ -539,11 +635,12 @@ fn results_markdown(candidates: &[Candidate], o: &Outcomes) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} found · {} destroyed · {} failed · {} kept\n",
+        "\n{} found · {} destroyed · {} warned · {} failed · {} kept\n",
         candidates.len(),
         o.destroyed.len(),
+        o.warned.len(),
         o.failed.len(),
-        candidates.len() - o.destroyed.len() - o.failed.len() - o.forgotten.len()
+        candidates.len() - o.destroyed.len() - o.failed.len() - o.forgotten.len() - o.warned.len()
     );
     out
 }

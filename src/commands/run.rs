@@ -47,11 +47,53 @@ fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
     let mut facts = session.facts();
     // A stale or closed PR's event is skipped here without touching the
     // store; the decision that counts is made again under the lock.
-    if let Payload::PullRequest(pr) = &event.payload {
-        facts.live_pr = session.live_pr(pr.number);
+    match &event.payload {
+        Payload::PullRequest(pr) => facts.live_pr = session.live_pr(pr.number),
+        Payload::IssueComment(c) => comment_facts(&session, c, &mut facts)?,
+        _ => {}
     }
 
     carry_out(&session, &event, facts, None)
+}
+
+/// What a comment's decision needs from GitHub: its author's permission,
+/// asked only of a comment that gives a command and is not a bot's, and
+/// then the PR's head. A failure to ask fails the run: a command is never
+/// obeyed, or refused, on a guess.
+fn comment_facts(
+    session: &Session,
+    c: &crate::event::IssueComment,
+    facts: &mut Facts,
+) -> Result<(), CommandError> {
+    use crate::pr_command::decide::{decide_comment, CommandPolicy, CommentDecision};
+    let config = &session.config;
+    let policy = CommandPolicy {
+        prefix: &config.command_prefix,
+        required: config.command_permission,
+        apps: &[],
+        ttl: config.ttl,
+    };
+    let (CommentDecision::CheckPermission { login, .. }, Some(forge)) =
+        (decide_comment(c, &policy), session.forge())
+    else {
+        return Ok(());
+    };
+    let permission = forge
+        .permission(&login)
+        .map_err(|e| CommandError::Failed(format!("could not check {login}'s permission: {e}")))?;
+    facts.commenter_permission = Some(permission);
+    if permission < config.command_permission {
+        return Ok(());
+    }
+    let head = forge
+        .pull_head(c.number)
+        .map_err(|e| CommandError::Failed(format!("could not look up PR #{}: {e}", c.number)))?;
+    facts.live_pr = Some(plan::LivePr {
+        open: head.open,
+        head_sha: head.sha.clone(),
+    });
+    facts.pull_head = Some(head);
+    Ok(())
 }
 
 /// Decides with what is known before the store is read, prints that plan,
@@ -60,12 +102,23 @@ fn run_inner(args: &RunArgs, env: &Env) -> Result<u8, CommandError> {
 pub fn carry_out(
     session: &Session,
     event: &Event,
-    mut facts: Facts,
+    facts: Facts,
     note: Option<&str>,
 ) -> Result<u8, CommandError> {
     if session.config.apps.is_some() {
         return super::apps::carry_out(session, event, facts, note);
     }
+    carry_out_single(session, event, facts, note)
+}
+
+/// [`carry_out`] for one app: the repository's only one, or a comment's
+/// reply, which no app's stage is part of.
+pub fn carry_out_single(
+    session: &Session,
+    event: &Event,
+    mut facts: Facts,
+    note: Option<&str>,
+) -> Result<u8, CommandError> {
     let mut plan = plan::decide(event, &session.config, &facts)?;
     // Reading a stage the store does not hold is bad input, refused before
     // anything is printed; a read is worth the extra look.
@@ -83,31 +136,32 @@ pub fn carry_out(
 
     let started = std::time::Instant::now();
     let report = match plan.action {
-        Action::Deploy | Action::Destroy | Action::Read => {
-            let recheck = session.decide_again(event, plan.pr);
-            session.execute_with(&plan, session.app_dir.clone(), Some(&recheck))?
-        }
-        Action::Skip => Report::skipped(&plan),
         Action::Cleanup => return cleanup::sweep(session, &plan, &SweepOptions::default()),
         Action::Status => return status::show(session, false),
+        Action::Skip if plan.steps.is_empty() => Report::skipped(&plan),
+        _ => {
+            let recheck = session.decide_again(event, plan.pr, &facts);
+            session.execute_with(&plan, session.app_dir.clone(), Some(&recheck))?
+        }
     };
     session.say(&summary(&report, started.elapsed()));
     if session.json {
         say(&format!("{}\n", render::json(&report)));
     }
-    publish(&session.actions, &plan, &report, &facts, event);
+    publish(session, &plan, &report, &facts, event);
     Ok(report.exit_code())
 }
 
 /// Step outputs, the job summary and annotations, under Actions.
-fn publish(actions: &Actions, plan: &Plan, report: &Report, facts: &Facts, event: &Event) {
+fn publish(session: &Session, plan: &Plan, report: &Report, facts: &Facts, event: &Event) {
+    let (actions, config) = (&session.actions, &session.config);
     let result = match report.result {
         Outcome::Success => "success",
         Outcome::Failure => "failure",
         Outcome::Skipped => "skipped",
     };
     let urls: Vec<&str> = report.urls.iter().map(|u| u.url.as_str()).collect();
-    let outputs = [
+    let mut outputs = vec![
         (
             "stage",
             report
@@ -135,10 +189,18 @@ fn publish(actions: &Actions, plan: &Plan, report: &Report, facts: &Facts, event
                 .unwrap_or_default(),
         ),
     ];
+    // A comment's first step hands the approved commit to the next.
+    let handed = plan.action == Action::Approve && report.result == Outcome::Success;
+    let sha = plan.commit.as_ref().filter(|_| handed);
+    outputs.push(("run", handed.to_string()));
+    outputs.push((
+        "sha",
+        sha.map(|s| s.as_str().to_owned()).unwrap_or_default(),
+    ));
     if let Err(e) = actions.set_outputs(&outputs) {
         tracing::warn!("could not write the step outputs: {e}");
     }
-    if let Err(e) = actions.summary(&summary_markdown(plan, report, facts)) {
+    if let Err(e) = actions.summary(&summary_markdown(plan, report, facts, event, config)) {
         tracing::warn!("could not write the job summary: {e}");
     }
     match report.result {
@@ -151,7 +213,13 @@ fn publish(actions: &Actions, plan: &Plan, report: &Report, facts: &Facts, event
 }
 
 /// The same facts as the PR comment, or the reason for a skip.
-fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
+fn summary_markdown(
+    plan: &Plan,
+    report: &Report,
+    facts: &Facts,
+    event: &Event,
+    config: &crate::config::Config,
+) -> String {
     let Some(stage) = &report.stage else {
         return format!(
             "### alchemy-ci: {}\n\n{}\n",
@@ -160,8 +228,31 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         );
     };
     if report.result == Outcome::Skipped {
-        return format!(
+        let mut out = format!(
             "### alchemy-ci: skipped `{stage}`\n\n{}\n",
+            comment_text(&report.message)
+        );
+        // A fork's own run cannot comment: its summary says how a
+        // maintainer approves a preview.
+        if let Payload::PullRequest(p) = &event.payload {
+            if p.from_fork() {
+                out.push('\n');
+                out.push_str(&crate::pr_command::approval::fork_notice(
+                    &config.command_prefix,
+                    config.command_permission,
+                    &p.head_sha,
+                ));
+            }
+        }
+        return out;
+    }
+    if !matches!(
+        plan.action,
+        Action::Deploy | Action::Destroy | Action::Redeploy | Action::Read
+    ) {
+        return format!(
+            "### alchemy-ci: {} `{stage}`\n\n{}\n",
+            plan.action.as_str(),
             comment_text(&report.message)
         );
     }
@@ -191,6 +282,7 @@ fn summary_markdown(plan: &Plan, report: &Report, facts: &Facts) -> String {
         merged_into: None,
         unverified: report.verification.as_ref().and_then(|v| v.reason()),
         note: None,
+        sections: &[],
     });
     // The marker only identifies PR comments.
     body.lines().skip(1).collect::<Vec<_>>().join("\n") + "\n"

@@ -16,6 +16,7 @@ use crate::config::{Config, StateStoreSpec};
 use crate::event::Event;
 use crate::execute::{self, ProcessRunner, Recheck, Report, Runtime};
 use crate::github::client::{Client, RetryPolicy};
+use crate::github::commands_api::PullHead;
 use crate::github::forge::{Forge, GitHub};
 use crate::plan::{self, Facts, Plan, PlanError, RecordFacts, RunContext, StepKind};
 use crate::record::{Lease, RunRef};
@@ -24,7 +25,7 @@ use crate::state::dir::DirStore;
 use crate::state::git::{GitStore, GitStoreOptions};
 use crate::state::lease::{Holder, LeaseOptions};
 use crate::state::{Snapshot, StateStore};
-use crate::time::SystemClock;
+use crate::time::{SystemClock, Timestamp};
 
 /// Between SIGTERM and SIGKILL when Alchemy is stopped.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -43,6 +44,11 @@ pub const STOP_BUDGET: Duration = Duration::from_secs(9);
 /// crashed and paused runs take seconds, e.g.
 /// `ttl=6,renew=2,wait=30,poll=0.2,report=1` (seconds). See docs/state.md.
 pub const LEASE_TEST_HOOK: &str = "ALCHEMY_CI_TEST_LEASE";
+
+/// A testing hook, not an input: the time the run's clock reads when it
+/// starts (`2026-11-23T13:22:25Z`), so tests of the ttl move days without
+/// waiting. See docs/state.md.
+pub const NOW_TEST_HOOK: &str = "ALCHEMY_CI_TEST_NOW";
 
 pub struct Session {
     pub config: Config,
@@ -94,6 +100,7 @@ impl Session {
             }
         }
         let lease = lease_options(env)?;
+        let clock = clock(env)?;
         let app_dir = app_dir(&config)?;
         let store = open_store(&config, env)?;
         let run = run_context(env, event);
@@ -111,7 +118,7 @@ impl Session {
             alchemy,
             json,
             lease,
-            clock: SystemClock::default(),
+            clock,
         })
     }
 
@@ -131,6 +138,8 @@ impl Session {
             live_pr: None,
             record: None,
             run: self.run.clone(),
+            commenter_permission: None,
+            pull_head: None,
         }
     }
 
@@ -156,15 +165,20 @@ impl Session {
 
     /// The decision made again under the stage's lock, from the record the
     /// lock write replaced and PR `pr`'s state read then.
+    /// A comment's facts from before the lock are carried: the
+    /// commenter's permission, and the head it approved.
     pub fn decide_again<'a>(
         &'a self,
         event: &'a Event,
         pr: Option<PrNumber>,
+        before: &'a Facts,
     ) -> impl Fn(&Snapshot) -> Result<Plan, PlanError> + Sync + 'a {
         move |replaced: &Snapshot| {
             let mut facts = self.facts();
             facts.record = Some(RecordFacts::of(replaced));
             facts.live_pr = pr.and_then(|n| self.live_pr(n));
+            facts.commenter_permission = before.commenter_permission;
+            facts.pull_head.clone_from(&before.pull_head);
             plan::decide(event, &self.config, &facts)
         }
     }
@@ -174,6 +188,20 @@ impl Session {
     pub fn live_pr(&self, n: PrNumber) -> Option<plan::LivePr> {
         match self.forge()?.pull(n) {
             Ok(live) => Some(live),
+            Err(e) => {
+                let msg = format!("could not look up PR #{n}: {e}");
+                tracing::warn!("{msg}");
+                self.actions.warning(&msg);
+                None
+            }
+        }
+    }
+
+    /// The PR's head, state, fork-ness and labels as GitHub reports them
+    /// now, or `None` (said in the log) when they cannot be read.
+    pub fn pull_head(&self, n: PrNumber) -> Option<PullHead> {
+        match self.forge()?.pull_head(n) {
+            Ok(head) => Some(head),
             Err(e) => {
                 let msg = format!("could not look up PR #{n}: {e}");
                 tracing::warn!("{msg}");
@@ -268,6 +296,7 @@ impl Session {
             repo_url: self.run.repo_url(),
             forge: self.forge(),
             stdout_to_stderr: self.json,
+            config: &self.config,
         };
         Ok(execute::execute(plan, &rt)?)
     }
@@ -302,6 +331,20 @@ fn lease_options(env: &Env) -> Result<LeaseOptions, CommandError> {
         }
     }
     Ok(o)
+}
+
+/// The machine's clock, or the time the testing hook [`NOW_TEST_HOOK`]
+/// sets.
+fn clock(env: &Env) -> Result<SystemClock, CommandError> {
+    let Some(at) = var(env, NOW_TEST_HOOK) else {
+        return Ok(SystemClock::default());
+    };
+    let start = Timestamp::parse(at.trim()).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "{NOW_TEST_HOOK}: {at:?} is not a UTC time like 2026-11-23T13:22:25Z"
+        ))
+    })?;
+    Ok(SystemClock::starting_at(start))
 }
 
 /// The GitHub client, when there is a token. Without one, runs still work

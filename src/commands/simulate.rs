@@ -7,7 +7,9 @@ use std::io::Write as _;
 use super::{load_inputs, run_context, CommandError, Env, EventArgs};
 use crate::config::FlagValues;
 use crate::event::{CommitSha, Payload};
+use crate::github::commands_api::PullHead;
 use crate::plan::{self, Facts, LivePr, RecordFacts};
+use crate::pr_command::permission::Permission;
 use crate::record::RecordStatus;
 use crate::{alchemy, render};
 
@@ -26,6 +28,10 @@ pub struct SimulateArgs {
     pub pr_head: Option<String>,
     /// The stage's stored record: its status, or `None` for no record.
     pub record: Option<Option<RecordStatus>>,
+    /// A comment command's author's permission, as GitHub would report it.
+    pub commenter_permission: Option<Permission>,
+    /// The PR's head lives in a fork (with `pr_open`).
+    pub pr_fork: bool,
     /// With apps: the files the pull request changes, when given.
     pub changed: Vec<String>,
     /// With apps: the apps already deployed for the stage.
@@ -55,12 +61,25 @@ pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CommandError> {
             Some(LivePr { open, head_sha })
         }
     };
+    // A comment's payload has no head: what a run reads from GitHub.
+    let pull_head = match (&event.payload, &live_pr) {
+        (Payload::IssueComment(_), Some(live)) => Some(PullHead {
+            sha: live.head_sha.clone(),
+            open: live.open,
+            draft: false,
+            from_fork: args.pr_fork,
+            labels: Vec::new(),
+        }),
+        _ => None,
+    };
     let facts = Facts {
         alchemy: alchemy::detect(&config.alchemy_command, &config.working_directory),
         can_post: !args.no_token,
         live_pr,
         record: args.record.map(record_facts),
         run: run_context(env, &event),
+        commenter_permission: args.commenter_permission,
+        pull_head,
     };
     if config.apps.is_some() {
         return simulate_apps(args, &event, &config, &facts);

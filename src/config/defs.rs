@@ -240,7 +240,9 @@ const ONE_STAGE: &[Sub] = &[
 const SWEEP: &[Sub] = &[Sub::Run, Sub::Simulate, Sub::Cleanup];
 
 /// The values of `command`.
-pub const COMMANDS: &[&str] = &["auto", "deploy", "destroy", "read", "cleanup", "status"];
+pub const COMMANDS: &[&str] = &[
+    "auto", "deploy", "destroy", "read", "cleanup", "status", "comment",
+];
 
 /// Every input, in the order the docs list them. `stage-prefix` comes
 /// before every input that holds a stage: they are parsed with it.
@@ -252,8 +254,8 @@ pub static INPUTS: &[Input] = &[
         kind: Kind::Choice(COMMANDS),
         default: InputDefault::Value("auto"),
         action_default: None,
-        help: "What to do: auto follows the event; deploy, destroy, read, cleanup and status act explicitly",
-        doc: "What to do: `auto` follows the event; `deploy`, `destroy`, `read` (refresh a stage's URLs, change nothing), `cleanup` and `status` act explicitly.",
+        help: "What to do: auto follows the event; deploy, destroy, read, cleanup and status act explicitly; comment answers a PR comment and outputs the commit to check out",
+        doc: "What to do: `auto` follows the event; `deploy`, `destroy`, `read` (refresh a stage's URLs, change nothing), `cleanup` and `status` act explicitly; `comment` is the first step of a comment command's run (docs/comment-commands.md): it answers the comment, and for a command that runs Alchemy outputs the commit to check out (`sha`) and `run: true` instead of running it.",
         set_by: SetBy::Anywhere,
         used_by: EVENT,
         secret: false,
@@ -692,6 +694,102 @@ pub static INPUTS: &[Input] = &[
         },
     },
     Input {
+        name: "command-prefix",
+        example: "/preview",
+        value_name: "WORD",
+        kind: Kind::Strict,
+        default: InputDefault::Value(crate::pr_command::parse::DEFAULT_PREFIX),
+        action_default: None,
+        help: "The word PR comment command lines start with",
+        doc: "The word PR comment command lines start with (1 to 32 characters, no spaces, `` ` `` or `|`); see docs/comment-commands.md.",
+        set_by: SetBy::Anywhere,
+        used_by: EVENT,
+        secret: false,
+        apply: |c, v, _| {
+            c.command_prefix = crate::pr_command::parse::CommandPrefix::parse(&v.text()?)?;
+            Ok(())
+        },
+    },
+    Input {
+        name: "command-permission",
+        example: "maintain",
+        value_name: "LEVEL",
+        // Not a choice: `read` gets the reason it is refused, not a list.
+        kind: Kind::Strict,
+        default: InputDefault::Value("write"),
+        action_default: None,
+        help: "The lowest repository permission whose PR comment commands are obeyed",
+        doc: "The lowest repository permission whose PR comment commands are obeyed: `triage`, `write`, `maintain` or `admin` (`read` and `none` are refused: commands run with the workflow's secrets).",
+        set_by: SetBy::Trusted,
+        used_by: EVENT,
+        secret: false,
+        apply: |c, v, _| {
+            c.command_permission =
+                crate::pr_command::permission::Permission::parse_required(&v.text()?)?;
+            Ok(())
+        },
+    },
+    Input {
+        name: "approved-sha",
+        example: "0123456789abcdef0123456789abcdef01234567",
+        value_name: "SHA",
+        kind: Kind::Strict,
+        default: InputDefault::None,
+        action_default: None,
+        help: "The commit a comment's run approved (its sha output); the deploy refuses any other checked-out HEAD",
+        doc: "The commit a comment command's first step approved (its `sha` output): the deploy refuses to run unless the checked-out `HEAD` is exactly this commit.",
+        set_by: SetBy::Trusted,
+        used_by: EVENT,
+        secret: false,
+        apply: |c, v, _| {
+            let t = v.text()?;
+            c.approved_sha = Some(crate::event::CommitSha::parse(&t).ok_or_else(|| {
+                format!("expected a commit SHA of 40 or 64 lowercase hex digits, got {t:?}")
+            })?);
+            Ok(())
+        },
+    },
+    Input {
+        name: "status-check",
+        example: "false",
+        value_name: "WHEN",
+        kind: Kind::Choice(&["auto", "true", "false"]),
+        default: InputDefault::Value("auto"),
+        action_default: None,
+        help: "Post the alchemy-ci/preview commit status: auto (a refusal is a log line), true (an annotation), false",
+        doc: "Post the `alchemy-ci/preview` commit status on the deployed commit (`pending`, then `success` or `failure`; `success` \"no preview needed\" for a PR that needs none), for branch protection to require. `auto` posts it and, when the token may not (no `statuses: write`), says so once in the log; `true` also makes that an annotation; `false` posts nothing. A refusal never fails the run.",
+        set_by: SetBy::Anywhere,
+        used_by: EVENT,
+        secret: false,
+        apply: |c, v, _| {
+            c.status_check = match v.text()?.as_str() {
+                "auto" => super::StatusCheck::Auto,
+                "true" => super::StatusCheck::On,
+                "false" => super::StatusCheck::Off,
+                other => return Err(format!("expected auto, true or false, got {other:?}")),
+            };
+            Ok(())
+        },
+    },
+    Input {
+        name: "deployment-environment",
+        example: "preview-{stage}",
+        value_name: "NAME",
+        kind: Kind::Strict,
+        default: InputDefault::Value(crate::github::environment::DEFAULT_ENVIRONMENT),
+        action_default: None,
+        help: "The GitHub environment of deployments: one shared name, or a template with {stage}",
+        doc: "The GitHub environment deployments go to: one shared environment (the stage is in each deployment's payload, description and task), or a template with `{stage}` for one environment per stage, e.g. `{stage}` or `preview-{stage}`.",
+        set_by: SetBy::Trusted,
+        used_by: POSTS,
+        secret: false,
+        apply: |c, v, _| {
+            c.deployment_environment =
+                crate::github::environment::EnvironmentRule::parse(&v.text()?)?;
+            Ok(())
+        },
+    },
+    Input {
         name: "mask-env",
         example: "API_KEY",
         value_name: "NAMES",
@@ -725,6 +823,40 @@ pub static INPUTS: &[Input] = &[
             c.ttl = Some(crate::cleanup::parse_ttl(&t).ok_or_else(|| {
                 format!("expected a duration like 14d, 36h or 90m, got {t:?}")
             })?);
+            Ok(())
+        },
+    },
+    Input {
+        name: "ttl-warning",
+        example: "48h",
+        value_name: "DURATION",
+        kind: Kind::Strict,
+        default: InputDefault::Value("24h"),
+        action_default: None,
+        help: "How long before a ttl expiry the sweep warns on the PR; off removes without warning",
+        doc: "How long before a `ttl` expiry the sweep warns in the PR's comment, once; the preview is then removed no sooner than this long after the warning. `off` removes without a warning.",
+        set_by: SetBy::Anywhere,
+        used_by: SWEEP,
+        secret: false,
+        apply: |c, v, _| {
+            c.ttl_warning = crate::ttl::parse_warning(&v.text()?)?;
+            Ok(())
+        },
+    },
+    Input {
+        name: "keep-label",
+        example: "keep-preview",
+        value_name: "LABEL",
+        kind: Kind::Text,
+        default: InputDefault::None,
+        action_default: None,
+        help: "A label that keeps a PR's preview past the ttl",
+        doc: "A label that keeps a pull request's preview past the `ttl` while the pull request carries it.",
+        set_by: SetBy::Anywhere,
+        used_by: SWEEP,
+        secret: false,
+        apply: |c, v, _| {
+            c.keep_label = Some(v.text()?.trim().to_owned()).filter(|l| !l.is_empty());
             Ok(())
         },
     },

@@ -159,8 +159,41 @@ pub struct Config {
     pub profiles: Vec<(String, String)>,
     /// Per-stage environment from the config file, in file order.
     pub stage_env: Vec<StageEnv>,
+    /// The word PR comment command lines start with.
+    pub command_prefix: crate::pr_command::parse::CommandPrefix,
+    /// The lowest repository permission whose comment commands are obeyed.
+    pub command_permission: crate::pr_command::permission::Permission,
+    /// The commit a comment's run approved: the deploy refuses any other
+    /// checked-out `HEAD`.
+    pub approved_sha: Option<crate::event::CommitSha>,
+    /// Whether deploys post the `alchemy-ci/preview` commit status.
+    pub status_check: StatusCheck,
+    /// The GitHub environment deployments go to.
+    pub deployment_environment: crate::github::environment::EnvironmentRule,
+    /// How long before a ttl expiry the sweep warns; `None` removes
+    /// without a warning.
+    pub ttl_warning: Option<std::time::Duration>,
+    /// A label that keeps a pull request's preview past the ttl.
+    pub keep_label: Option<String>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+}
+
+/// The `status-check` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCheck {
+    /// Post it; a token that may not write statuses is said once, quietly.
+    Auto,
+    /// Post it; a refusal is a warning.
+    On,
+    Off,
+}
+
+impl StatusCheck {
+    pub fn posts(self) -> bool {
+        self != Self::Off
+    }
 }
 
 impl Config {
@@ -202,6 +235,15 @@ impl Config {
             state_ref_prefix: String::new(),
             profiles: Vec::new(),
             stage_env: Vec::new(),
+            command_prefix: crate::pr_command::parse::CommandPrefix::default(),
+            command_permission: crate::pr_command::permission::Permission::Admin,
+            approved_sha: None,
+            status_check: StatusCheck::Off,
+            deployment_environment: crate::github::environment::EnvironmentRule::PerStage(
+                String::new(),
+            ),
+            ttl_warning: None,
+            keep_label: None,
             file: None,
         }
     }
@@ -218,6 +260,9 @@ pub enum Command {
     Read,
     Cleanup,
     Status,
+    /// The first step of a comment's run: answer the comment, and for a
+    /// command that runs Alchemy, output the commit to check out and stop.
+    Comment,
 }
 
 impl Command {
@@ -228,6 +273,7 @@ impl Command {
         Self::Read,
         Self::Cleanup,
         Self::Status,
+        Self::Comment,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -242,6 +288,7 @@ impl Command {
             Self::Read => "read",
             Self::Cleanup => "cleanup",
             Self::Status => "status",
+            Self::Comment => "comment",
         }
     }
 

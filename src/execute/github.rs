@@ -11,7 +11,6 @@ use crate::github::client::ForgeError;
 use crate::github::comment::{self, CommentInput, CommentStatus, NamedUrl};
 use crate::github::forge::{DeploymentStatus, Forge};
 use crate::stage::Stage;
-use crate::state::StateKey;
 
 /// Less time than this left before the job is killed: no more GitHub calls.
 const MIN_CALL: Duration = Duration::from_secs(1);
@@ -19,7 +18,7 @@ const MIN_CALL: Duration = Duration::from_secs(1);
 impl<'e> StageRun<'e, '_> {
     /// GitHub, unless it refused us already or a stop request leaves no
     /// time for a call; then the calls it gets must end by the deadline.
-    fn forge(&mut self) -> Option<&'e dyn Forge> {
+    pub(super) fn forge(&mut self) -> Option<&'e dyn Forge> {
         if self.forge_off {
             return None;
         }
@@ -52,21 +51,18 @@ impl<'e> StageRun<'e, '_> {
         self.warnings.push(msg);
     }
 
-    pub(super) fn create_deployment(&mut self, environment: &Stage) -> Result<(), StepError> {
+    pub(super) fn create_deployment(&mut self, environment: &str) -> Result<(), StepError> {
         let Some(sha) = self.plan.commit.clone() else {
             return Ok(());
         };
         let Some(forge) = self.forge() else {
             return Ok(());
         };
-        let environment = self.environment(environment);
-        let description = match (self.plan.pr, &environment.app) {
-            (Some(pr), None) => format!("Preview of PR #{pr} by alchemy-ci"),
-            (Some(pr), Some(app)) => format!("Preview of {app} for PR #{pr} by alchemy-ci"),
-            (None, _) => format!("{environment} by alchemy-ci"),
-        };
+        let rule = &self.rt.config.deployment_environment;
+        // An app's stage deploys as `pr-7@api`.
+        let stage = self.key.clone();
         let created = forge
-            .create_deployment(&environment, &sha, &description)
+            .create_deployment(rule, &stage, self.plan.pr, &sha)
             .and_then(|id| {
                 forge
                     .deployment_status(
@@ -75,7 +71,7 @@ impl<'e> StageRun<'e, '_> {
                             state: "in_progress",
                             environment_url: None,
                             log_url: self.rt.run_url.clone(),
-                            description: format!("Deploying {environment}"),
+                            description: format!("Deploying {stage} to {environment}"),
                         },
                     )
                     .map(|()| id)
@@ -87,14 +83,17 @@ impl<'e> StageRun<'e, '_> {
         Ok(())
     }
 
-    pub(super) fn deployment_result(&mut self, environment: &Stage) -> Result<(), StepError> {
-        let environment = self.environment(environment);
+    /// The deployment's outcome; after a success, the stage's older
+    /// deployments are marked inactive (in a shared environment GitHub
+    /// leaves transient ones alone, and never touches another stage's).
+    pub(super) fn deployment_result(&mut self, _environment: &str) -> Result<(), StepError> {
         let Some(id) = self.deployment else {
             return Ok(());
         };
         let Some(forge) = self.forge() else {
             return Ok(());
         };
+        let stage = self.key.clone();
         let ok = self.failure.is_none();
         let status = DeploymentStatus {
             state: if ok { "success" } else { "failure" },
@@ -105,40 +104,38 @@ impl<'e> StageRun<'e, '_> {
             },
             log_url: self.rt.run_url.clone(),
             description: if ok {
-                format!("{environment} is deployed")
+                format!("{stage} is deployed")
             } else {
-                format!("Deploy of {environment} failed")
+                format!("Deploy of {stage} failed")
             },
         };
+        let forge_error = |what| move |source| StepError::Forge { what, source };
         forge
             .deployment_status(id, &status)
-            .map_err(|source| StepError::Forge {
-                what: "update the deployment",
-                source,
-            })
+            .map_err(forge_error("update the deployment"))?;
+        if ok {
+            let rule = &self.rt.config.deployment_environment;
+            let why = format!("{stage} was deployed again");
+            forge
+                .deactivate_deployments(rule, &stage, Some(id), &why)
+                .map_err(forge_error("mark the stage's older deployments inactive"))?;
+        }
+        Ok(())
     }
 
-    pub(super) fn deactivate_deployments(&mut self, environment: &Stage) -> Result<(), StepError> {
-        let environment = self.environment(environment);
+    pub(super) fn deactivate_deployments(&mut self, _environment: &str) -> Result<(), StepError> {
         let Some(forge) = self.forge() else {
             return Ok(());
         };
+        let rule = &self.rt.config.deployment_environment;
+        let why = format!("{} was destroyed", self.key);
         forge
-            .deactivate_deployments(&environment)
+            .deactivate_deployments(rule, &self.key, None, &why)
             .map(|_| ())
             .map_err(|source| StepError::Forge {
                 what: "mark the deployments inactive",
                 source,
             })
-    }
-
-    /// The deployment environment of a stage: named like where it is
-    /// stored, `pr-7`, or `pr-7@api` for an app's stage.
-    fn environment(&self, stage: &Stage) -> StateKey {
-        StateKey {
-            stage: stage.clone(),
-            app: self.key.app.clone(),
-        }
     }
 
     pub(super) fn post_comment(&mut self, status: CommentStatus) -> Result<(), StepError> {
@@ -200,6 +197,13 @@ impl<'e> StageRun<'e, '_> {
             .and_then(Verification::reason)
             .filter(|_| status == CommentStatus::Destroyed)
             .map(str::to_owned);
+        let sections = super::status::sections_for(
+            &self.plan,
+            Some(status),
+            &self.extra_sections,
+            self.record.as_ref(),
+            self.rt,
+        );
         comment::render(&CommentInput {
             stage: &self.stage,
             status,
@@ -213,6 +217,7 @@ impl<'e> StageRun<'e, '_> {
             merged_into: merged.as_ref().map(|(s, u)| (s, u.as_deref())),
             note: note.as_deref(),
             unverified: unverified.as_deref(),
+            sections: &sections,
         })
     }
 

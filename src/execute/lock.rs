@@ -80,14 +80,14 @@ impl StageRun<'_, '_> {
         let intent = Intent {
             action: self.plan.action.as_str(),
             status: match self.plan.action {
-                Action::Deploy => Some(RecordStatus::Deploying),
+                Action::Deploy | Action::Redeploy => Some(RecordStatus::Deploying),
                 Action::Destroy => Some(RecordStatus::Destroying),
                 _ => None,
             },
             pr: self.plan.pr,
             // Only a deploy makes a stage; a destroy or read of a stage the
             // store does not hold writes nothing.
-            create: self.plan.action == Action::Deploy,
+            create: self.plan.action.deploys(),
         };
         let cancel = self.cancel.clone();
         let stop = move || cancel.received().is_some();

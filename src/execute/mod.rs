@@ -10,11 +10,13 @@
 //! Alchemy runs; whatever was there before is set aside and put back
 //! (`workdir.rs`).
 
+mod answer;
 mod changes;
 mod error;
 mod github;
 mod lock;
 pub mod runner;
+mod status;
 mod verify;
 mod workdir;
 
@@ -33,6 +35,7 @@ use crate::alchemy::{urls, Flavor, Phase};
 use crate::apps::changes::Changes;
 use crate::apps::spec::AppName;
 use crate::cancel::{signal_name, Cancel, LEASE_LOST};
+use crate::config::Config;
 use crate::github::comment::NamedUrl;
 use crate::github::forge::Forge;
 use crate::plan::{Action, Plan, PlanError, StepKind};
@@ -81,6 +84,9 @@ pub struct Runtime<'a> {
     pub forge: Option<&'a dyn Forge>,
     /// Send Alchemy's stdout to stderr (when stdout carries JSON).
     pub stdout_to_stderr: bool,
+    /// What the reporting to GitHub reads: the status check's mode, the
+    /// deployment environment, the command prefix and ttl for texts.
+    pub config: &'a Config,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,24 +155,33 @@ impl Report {
     }
 }
 
-/// Executes a deploy, destroy or read plan. Other actions are reported as
-/// skipped. An error is bad input found only under the lock (a read of a
-/// stage the store does not hold); nothing was written then.
+/// Executes a plan: a stage's under its lock (deploy, destroy, redeploy,
+/// read, keep, the sweep's warning), or one that only answers on GitHub
+/// (a comment's reply, an unlock, a skip's status). A comment's first
+/// reaction and the checkout check come before anything else, its last
+/// reaction after. An error is bad input found only under the lock (a
+/// read of a stage the store does not hold); nothing was written then.
 pub fn execute(plan: &Plan, rt: &Runtime<'_>) -> Result<Report, PlanError> {
-    let Some(stage) = plan.stage.clone().filter(|_| runs_stage(plan)) else {
-        return Ok(Report::skipped(plan));
+    let mut replies = answer::Reactions::new(plan, rt);
+    let mut report = match replies.before() {
+        Err(refused) => *refused,
+        Ok(()) => match plan.stage.clone().filter(|_| runs_stage(plan)) {
+            Some(stage) => std::thread::scope(|scope| {
+                let mut run = StageRun::new(rt, scope, plan.clone(), stage);
+                if let Some(report) = run.steps()? {
+                    return Ok(report);
+                }
+                Ok(run.finish())
+            })?,
+            None => answer::run(plan, rt),
+        },
     };
-    std::thread::scope(|scope| {
-        let mut run = StageRun::new(rt, scope, plan.clone(), stage);
-        if let Some(report) = run.steps()? {
-            return Ok(report);
-        }
-        Ok(run.finish())
-    })
+    replies.after(&mut report);
+    Ok(report)
 }
 
 fn runs_stage(plan: &Plan) -> bool {
-    matches!(plan.action, Action::Deploy | Action::Destroy | Action::Read)
+    plan.action.locks_stage()
 }
 
 struct StageRun<'e, 's> {
@@ -213,6 +228,12 @@ struct StageRun<'e, 's> {
     warnings: Vec<String>,
     /// The resources a destroy started with.
     removed: Vec<String>,
+    /// Set after GitHub refused a commit status, so one refusal is one
+    /// message.
+    statuses_off: bool,
+    /// What the sticky comment says beyond the plan's sections (a keep's
+    /// end).
+    extra_sections: Vec<String>,
     /// Where a deploy found the stage's state.
     finding: Option<Finding>,
     verification: Option<Verification>,
@@ -252,6 +273,8 @@ impl<'e, 's> StageRun<'e, 's> {
             forge_off: false,
             warnings: Vec::new(),
             removed: Vec::new(),
+            statuses_off: false,
+            extra_sections: Vec::new(),
             finding: None,
             verification: None,
             notes: Vec::new(),
@@ -367,6 +390,24 @@ impl<'e, 's> StageRun<'e, 's> {
             StepKind::DeactivateDeployments { environment } => {
                 self.deactivate_deployments(environment)
             }
+            StepKind::CommitStatus { phase } => self.commit_status(phase),
+            StepKind::CommitStatusResult => self.commit_status_result(),
+            StepKind::KeepPreview { keep } => {
+                self.keep_preview(*keep);
+                Ok(())
+            }
+            StepKind::MarkWarned { .. } => {
+                self.mark_warned();
+                Ok(())
+            }
+            StepKind::RefreshComment => self.refresh_comment(),
+            // Before and after the stage's run, in `execute`; nothing to
+            // do with the stage.
+            StepKind::React { .. }
+            | StepKind::ReactResult { .. }
+            | StepKind::CheckCheckout { .. }
+            | StepKind::HandOff { .. }
+            | StepKind::Unlock { .. } => Ok(()),
             StepKind::AcquireLock { .. } => Err(StepError::Internal("the lock is taken once")),
             StepKind::ListStages { .. }
             | StepKind::ListOpenPullRequests
@@ -387,7 +428,7 @@ impl<'e, 's> StageRun<'e, 's> {
         };
         let ok = ok && self.failure.is_none();
         let files = self.collect()?;
-        if self.plan.action == Action::Deploy {
+        if self.plan.action.deploys() {
             self.found_state(&files, ok);
         }
         Ok(())
@@ -498,7 +539,8 @@ impl<'e, 's> StageRun<'e, 's> {
         let failed = self.failure.is_some();
         let files = self.final_files();
         let now = self.rt.clock.now();
-        let deploy = self.plan.action == Action::Deploy;
+        let deploy = self.plan.action.deploys();
+        let approval = self.plan.command.as_ref().and_then(|c| c.approval.clone());
         let (pr, commit, run_url) = (
             self.plan.pr,
             self.plan.commit.clone(),
@@ -532,6 +574,8 @@ impl<'e, 's> StageRun<'e, 's> {
             if commit.is_some() {
                 r.head_sha = commit;
             }
+            // Who approved this commit of a fork's, or nobody.
+            r.approved = approval;
             // Resources may exist again: not a tombstone any more.
             r.closed_at = None;
             if !failed {
@@ -562,6 +606,9 @@ impl<'e, 's> StageRun<'e, 's> {
                         .as_ref()
                         .map_or_else(|| format!("destroyed {key}"), |v| v.message(&key)),
                     Action::Read => format!("read {key}"),
+                    Action::Redeploy => format!("redeployed {key} from scratch"),
+                    Action::Keep => self.kept_message(),
+                    Action::Warn => format!("warned on the PR that {stage}'s preview expires"),
                     _ => format!("deployed {key}"),
                 },
             ),

@@ -60,6 +60,9 @@ pub struct CommentInput<'a> {
     /// Why the stage went away while its PR is open, and how to bring it
     /// back.
     pub note: Option<&'a str>,
+    /// Markdown below the status (a command's answer, the help, an
+    /// approval, a ttl warning), escaped where it repeats untrusted text.
+    pub sections: &'a [String],
 }
 
 /// Renders the comment body, under GitHub's limit: the status, stage and
@@ -75,6 +78,9 @@ pub fn render(c: &CommentInput<'_>) -> String {
     }
     if let Some(note) = c.note {
         let _ = writeln!(out, "\n{}", markdown::text(note));
+    }
+    for section in c.sections {
+        let _ = writeln!(out, "\n{}", section.trim_end());
     }
     // Names and URLs come from the app: however many or long, the lists
     // share a budget, so the status above and the footer always fit.
@@ -94,6 +100,24 @@ pub fn render(c: &CommentInput<'_>) -> String {
         out.push_str(close);
     }
     out.push_str(footer);
+    out
+}
+
+/// The comment of a stage without a preview (nothing recorded): the
+/// marker, a headline and `sections`, for a command's answer.
+pub fn render_without_preview(stage: &Stage, sections: &[String], run_url: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", marker(stage));
+    let _ = writeln!(out, "### 💤 Preview `{stage}` · not deployed");
+    for section in sections {
+        let _ = writeln!(out, "\n{}", section.trim_end());
+    }
+    if let Some(run) = run_url.and_then(markdown::url) {
+        let _ = writeln!(out, "\n[Workflow run]({run})");
+    }
+    out.push_str(
+        "\n<sub>Posted by alchemy-ci · updated in place on every run of this stage</sub>\n",
+    );
     out
 }
 
@@ -252,6 +276,7 @@ mod tests {
             merged_into: None,
             unverified: None,
             note: None,
+            sections: &[],
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS);
         assert!(body.starts_with(&marker(&s)));
@@ -286,6 +311,7 @@ mod tests {
             merged_into: None,
             unverified: None,
             note: None,
+            sections: &[],
         });
         assert!(body.chars().count() <= MAX_COMMENT_CHARS, "{}", body.len());
         assert!(body.contains("more |") && body.contains("- … and"));
@@ -308,6 +334,7 @@ mod tests {
             merged_into: None,
             unverified: None,
             note: None,
+            sections: &[],
         });
         assert_eq!(body.matches("<!--").count(), 1);
         assert!(!body.contains("<img"));
@@ -337,6 +364,7 @@ mod unverified_tests {
             merged_into: None,
             unverified: Some(why),
             note: None,
+            sections: &[],
         };
         let body = render(&input);
         assert!(
@@ -347,6 +375,7 @@ mod unverified_tests {
         let plain = render(&CommentInput {
             unverified: None,
             note: None,
+            sections: &[],
             ..input
         });
         assert!(plain.contains("| **Status** | 🗑️ Destroyed |"), "{plain}");

@@ -1,7 +1,9 @@
 //! What alchemy-ci asks of GitHub: the live state of a pull request and
 //! the files it changes, the open pull requests, one sticky comment per
-//! stage (or per pull request, for apps), deployments, and whether a
-//! workflow run is still running.
+//! stage (or per pull request, for apps), deployments, whether a workflow
+//! run is still running, and what comment commands need (a commenter's
+//! permission, reactions, commit statuses, a PR's head), which
+//! `commands_api` implements.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -11,19 +13,24 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::client::{Answer, Client, ForgeError};
+use super::commands_api::{CommandsApi, PullHead, StatusWrite};
 use super::comment::marker;
+use super::environment::{self, EnvironmentRule};
 use crate::apps::affected::ChangedFiles;
-use crate::event::CommitSha;
+use crate::event::{CommitSha, Login};
 use crate::plan::LivePr;
+use crate::pr_command::permission::Permission;
+use crate::pr_command::Reaction;
 use crate::stage::{PrNumber, Stage};
 use crate::state::AsKey;
+use crate::status_check::CommitStatus;
 
 /// GitHub as the rest of alchemy-ci sees it. One real implementation
 /// ([`GitHub`]); tests run it against a fake GitHub server over HTTP.
 pub trait Forge: Send + Sync {
     fn pull(&self, number: PrNumber) -> Result<LivePr, ForgeError>;
-    /// Numbers of every open pull request, all pages.
-    fn open_pulls(&self) -> Result<Vec<PrNumber>, ForgeError>;
+    /// Every open pull request with its labels, all pages.
+    fn open_pulls(&self) -> Result<Vec<OpenPull>, ForgeError>;
     /// Creates or edits the stage's comment; folds duplicates into the oldest.
     fn upsert_comment(
         &self,
@@ -48,19 +55,36 @@ pub trait Forge: Send + Sync {
     /// forward (else unknown); GitHub lists at most 300.
     fn compare_files(&self, base: &CommitSha, head: &CommitSha)
         -> Result<ChangedFiles, ForgeError>;
-    /// A deployment to the environment named after the stage (`pr-7`), or
-    /// after an app's stage (`pr-7@api`).
+    /// Creates `stage`'s deployment of `sha` in the environment `rule`
+    /// names; `stage` is an app's stage (`pr-7@api`) in a repository with
+    /// `apps:`.
     fn create_deployment(
         &self,
+        rule: &EnvironmentRule,
         stage: &dyn AsKey,
+        pr: Option<PrNumber>,
         sha: &CommitSha,
-        description: &str,
     ) -> Result<u64, ForgeError>;
     fn deployment_status(&self, id: u64, status: &DeploymentStatus) -> Result<(), ForgeError>;
-    /// Marks every deployment of the environment inactive; returns how many.
-    fn deactivate_deployments(&self, stage: &dyn AsKey) -> Result<usize, ForgeError>;
+    /// Marks `stage`'s deployments inactive, all but `keep`, never another
+    /// stage's; returns how many.
+    fn deactivate_deployments(
+        &self,
+        rule: &EnvironmentRule,
+        stage: &dyn AsKey,
+        keep: Option<u64>,
+        description: &str,
+    ) -> Result<usize, ForgeError>;
     /// A workflow run of the repository: is it still running?
     fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError>;
+    /// A commenter's permission on the repository (an unknown account has
+    /// none).
+    fn permission(&self, login: &Login) -> Result<Permission, ForgeError>;
+    fn react(&self, comment_id: u64, reaction: Reaction) -> Result<(), ForgeError>;
+    fn set_status(&self, sha: &CommitSha, status: &CommitStatus)
+        -> Result<StatusWrite, ForgeError>;
+    /// A pull request's head, state, draft flag, fork-ness and labels now.
+    fn pull_head(&self, number: PrNumber) -> Result<PullHead, ForgeError>;
     /// Gives up on requests that would not finish by `deadline`.
     fn set_deadline(&self, _deadline: Instant) {}
 }
@@ -76,6 +100,13 @@ pub struct WorkflowRun {
     pub run_attempt: Option<u32>,
     #[serde(default)]
     pub html_url: Option<String>,
+}
+
+/// An open pull request, as the sweep needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPull {
+    pub number: PrNumber,
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +129,8 @@ const MAX_DESCRIPTION: usize = 140;
 
 pub struct GitHub {
     client: Client,
+    /// `OWNER/REPO`
+    repository: String,
     /// `/repos/OWNER/REPO`
     repo_path: String,
     identity: OnceLock<Identity>,
@@ -154,6 +187,13 @@ struct Pull {
     number: u64,
     state: String,
     head: Head,
+    #[serde(default)]
+    labels: Vec<Label>,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
 }
 
 #[derive(Deserialize)]
@@ -173,15 +213,24 @@ struct Listed {
     payload: serde_json::Value,
 }
 
+/// The key of a deployment request's mark in its payload.
+const REQUEST_MARK: &str = "request";
+
 impl GitHub {
     /// `repository` is `OWNER/REPO`.
     pub fn new(client: Client, repository: &str) -> Result<Self, ForgeError> {
         super::names::RepoName::parse(repository).map_err(ForgeError::Setup)?;
         Ok(Self {
             client,
+            repository: repository.to_owned(),
             repo_path: format!("/repos/{repository}"),
             identity: OnceLock::new(),
         })
+    }
+
+    /// The comment commands' calls, on the same client.
+    fn commands(&self) -> Result<CommandsApi<'_>, ForgeError> {
+        CommandsApi::new(&self.client, &self.repository)
     }
 
     /// Comments are looked up as written by `login` instead of asking
@@ -281,14 +330,19 @@ impl Forge for GitHub {
         })
     }
 
-    fn open_pulls(&self) -> Result<Vec<PrNumber>, ForgeError> {
+    fn open_pulls(&self) -> Result<Vec<OpenPull>, ForgeError> {
         let pulls: Vec<Pull> = self.client.get_all(
             &format!("{}/pulls?state=open&per_page=100", self.repo_path),
             "the open pull requests",
         )?;
         Ok(pulls
             .into_iter()
-            .filter_map(|p| PrNumber::new(p.number))
+            .filter_map(|p| {
+                Some(OpenPull {
+                    number: PrNumber::new(p.number)?,
+                    labels: p.labels.into_iter().map(|l| l.name).collect(),
+                })
+            })
             .collect())
     }
 
@@ -349,43 +403,34 @@ impl Forge for GitHub {
 
     fn create_deployment(
         &self,
+        rule: &EnvironmentRule,
         stage: &dyn AsKey,
+        pr: Option<PrNumber>,
         sha: &CommitSha,
-        description: &str,
     ) -> Result<u64, ForgeError> {
-        let stage = stage.as_key();
+        let stage = &stage.as_key();
         // A mark of this request, so that after a failure that may have
         // come after GitHub created the deployment, it is found, not
         // created twice.
         let request = format!("{:016x}", fastrand::u64(..));
-        let body = json!({
-            "ref": sha.as_str(),
-            "environment": stage.to_string(),
-            "transient_environment": true,
-            "production_environment": false,
-            "auto_merge": false,
-            "required_contexts": [],
-            "description": truncate(description, MAX_DESCRIPTION),
-            "payload": { "alchemy-ci": { "request": request } },
-        });
+        let mut body = environment::deployment_request(rule, stage, pr, sha);
+        body["payload"][environment::PAYLOAD_KEY][REQUEST_MARK] = json!(request);
         let what = format!("a deployment of {stage}");
+        let listing = format!(
+            "{}/deployments?sha={}&{}",
+            self.repo_path,
+            sha.as_str(),
+            rule.list_query(stage)
+        );
         let happened = || -> Result<Option<Answer>, ForgeError> {
+            let what = format!("the deployments of {stage}");
             let listed: Vec<Listed> = self
                 .client
-                .send::<()>(
-                    Method::GET,
-                    &format!(
-                        "{}/deployments?sha={}&environment={stage}&per_page=100",
-                        self.repo_path,
-                        sha.as_str()
-                    ),
-                    None,
-                    &format!("the deployments of {stage}"),
-                )?
-                .json(&format!("the deployments of {stage}"))?;
+                .send::<()>(Method::GET, &listing, None, &what)?
+                .json(&what)?;
             Ok(listed
                 .iter()
-                .find(|d| d.payload["alchemy-ci"]["request"] == request.as_str())
+                .find(|d| d.payload[environment::PAYLOAD_KEY][REQUEST_MARK] == request.as_str())
                 .map(|d| Answer {
                     status: http::StatusCode::CREATED,
                     headers: http::HeaderMap::new(),
@@ -426,27 +471,15 @@ impl Forge for GitHub {
         Ok(())
     }
 
-    fn deactivate_deployments(&self, stage: &dyn AsKey) -> Result<usize, ForgeError> {
-        let stage = stage.as_key();
-        let deployments: Vec<Created> = self.client.get_all(
-            &format!(
-                "{}/deployments?environment={stage}&per_page=100",
-                self.repo_path
-            ),
-            &format!("the deployments of {stage}"),
-        )?;
-        for d in &deployments {
-            self.deployment_status(
-                d.id,
-                &DeploymentStatus {
-                    state: "inactive",
-                    environment_url: None,
-                    log_url: None,
-                    description: format!("{stage} was destroyed"),
-                },
-            )?;
-        }
-        Ok(deployments.len())
+    fn deactivate_deployments(
+        &self,
+        rule: &EnvironmentRule,
+        stage: &dyn AsKey,
+        keep: Option<u64>,
+        description: &str,
+    ) -> Result<usize, ForgeError> {
+        self.commands()?
+            .deactivate_stage(rule, stage, keep, description)
     }
 
     fn changed_files(&self, number: PrNumber) -> Result<ChangedFiles, ForgeError> {
@@ -473,6 +506,26 @@ impl Forge for GitHub {
                 &what,
             )?
             .json(&what)
+    }
+
+    fn permission(&self, login: &Login) -> Result<Permission, ForgeError> {
+        self.commands()?.permission(login)
+    }
+
+    fn react(&self, comment_id: u64, reaction: Reaction) -> Result<(), ForgeError> {
+        self.commands()?.react(comment_id, reaction)
+    }
+
+    fn set_status(
+        &self,
+        sha: &CommitSha,
+        status: &CommitStatus,
+    ) -> Result<StatusWrite, ForgeError> {
+        self.commands()?.set_status(sha, status)
+    }
+
+    fn pull_head(&self, number: PrNumber) -> Result<PullHead, ForgeError> {
+        self.commands()?.pull_head(number)
     }
 
     fn set_deadline(&self, deadline: Instant) {

@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::parse::CommandPrefix;
 use super::permission::Permission;
@@ -19,7 +19,7 @@ use crate::event::{CommitSha, Login};
 use crate::stage::PrNumber;
 
 /// Who approved which commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub sha: CommitSha,
     pub by: Login,
@@ -77,6 +77,15 @@ pub fn fork_notice(prefix: &CommandPrefix, required: Permission, head: &CommitSh
         "The approval covers only the commit that is the head when the command runs; a later push needs a new approval."
     );
     out
+}
+
+/// What the sticky comment says of a fork's approved commit, Markdown.
+pub fn approved_markdown(a: &Approval) -> String {
+    format!(
+        "🔓 Commit `{}` of this fork's pull request was approved by **{}**: it runs with this repository's secrets. A later push needs a new approval.\n",
+        a.sha.short(),
+        crate::github::markdown::text(a.by.as_str())
+    )
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ mod cli;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,6 +45,11 @@ const FILES_DIR: &str = "alchemy/";
 /// Local ref a put builds its commit on (the push names the commit id, not
 /// this ref).
 const WORK_REF: &str = "refs/alchemy-ci-work/put";
+/// How many of its own commits a store keeps as packs (one per commit)
+/// before `fast-import` writes them as loose objects again, so that a
+/// store writing many stages (a sweep) does not leave every later git
+/// command searching thousands of tiny packs.
+const KEPT_PACKS: usize = 16;
 /// Local namespace `records` fetches every stage ref into.
 const ALL_REFS: &str = "refs/alchemy-ci-work/all/";
 
@@ -161,6 +166,11 @@ struct Work {
     known: HashSet<String>,
     /// Shallow tips already grafted in `push`.
     grafted: HashSet<String>,
+    /// Shallow tips fetched but not grafted yet: the first put on one
+    /// grafts it, beside building its commit.
+    to_graft: HashSet<String>,
+    /// Packs `fast-import` has kept so far (see [`KEPT_PACKS`]).
+    kept_packs: usize,
     // Last: removed after `git` is done with it.
     _dir: tempfile::TempDir,
 }
@@ -207,7 +217,6 @@ impl GitStore {
             plain("fetch.writeCommitGraph", "false"),
             plain("push.followTags", "false"),
             plain("push.gpgSign", "false"),
-            plain("init.defaultBranch", "unused"),
         ];
         let mut secrets = Vec::new();
         if let (Some(token), Some(origin)) = (&self.token, http_origin(&self.url)) {
@@ -243,8 +252,9 @@ impl GitStore {
             .tempdir()
             .map_err(|e| StoreError::io("creating a temporary folder for the git store", e))?;
         let git_dir = dir.path().join("state.git");
-        std::fs::create_dir(&git_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", git_dir.display()), e))?;
+        bare_repository(&git_dir, None)?;
+        let push_dir = dir.path().join("push.git");
+        bare_repository(&push_dir, Some(&git_dir.join("objects")))?;
         let (config, secrets) = self.git_config();
         let git = cli::Git::new(
             self.program.clone(),
@@ -254,29 +264,23 @@ impl GitStore {
             config,
             secrets,
         );
-        git.run(&["init", "--bare", "--quiet"], None)
-            .map_err(|f| self.unavailable(&f))?;
-        let push_dir = dir.path().join("push.git");
-        std::fs::create_dir(&push_dir)
-            .map_err(|e| StoreError::io(format!("creating {}", push_dir.display()), e))?;
-        let push = git.at_with_replace_refs(push_dir.clone());
-        push.run(&["init", "--bare", "--quiet"], None)
-            .map_err(|f| self.unavailable(&f))?;
-        let alternates = push_dir.join("objects").join("info").join("alternates");
-        let objects = git.git_dir().join("objects");
-        std::fs::write(&alternates, format!("{}\n", objects.display()))
-            .map_err(|e| StoreError::io(format!("writing {}", alternates.display()), e))?;
+        let push = git.at_with_replace_refs(push_dir);
         Ok(Work {
             git,
             push,
             known: HashSet::new(),
             grafted: HashSet::new(),
+            to_graft: HashSet::new(),
+            kept_packs: 0,
             _dir: dir,
         })
     }
 
-    /// Records `tip`, just fetched, as known, and grafts its parents away in
-    /// the push repository if the fetch left it shallow (see [`Work::push`]).
+    /// Records `tip`, just fetched, as known, and notes whether the fetch
+    /// left it shallow: then its parents must be grafted away in the push
+    /// repository before a push builds on it (see [`Work::push`]). That
+    /// waits for the put, which does it beside `fast-import`; a load that
+    /// no write follows never pays for it.
     fn fetched(&self, w: &mut Work, tip: &str) -> Result<(), StoreError> {
         w.known.insert(tip.to_owned());
         if w.grafted.contains(tip) {
@@ -289,16 +293,20 @@ impl GitStore {
             Err(e) => return Err(StoreError::io(format!("reading {}", path.display()), e)),
         };
         if shallow.lines().any(|l| l.trim() == tip) {
-            match w.push.run(&["replace", "--graft", tip], None) {
-                Ok(_) => {}
-                // A root commit (shallow files list those too) has no
-                // parents to graft away.
-                Err(f) if f.stderr.contains("same as the old one") => {}
-                Err(f) => return Err(self.unavailable(&f)),
-            }
-            w.grafted.insert(tip.to_owned());
+            w.to_graft.insert(tip.to_owned());
         }
         Ok(())
+    }
+
+    /// Grafts the parents of `tip` away in the push repository.
+    fn graft(&self, push: &cli::Git, tip: &str) -> Result<(), StoreError> {
+        match push.run(&["replace", "--graft", tip], None) {
+            Ok(_) => Ok(()),
+            // A root commit (shallow files list those too) has no parents
+            // to graft away.
+            Err(f) if f.stderr.contains("same as the old one") => Ok(()),
+            Err(f) => Err(self.unavailable(&f)),
+        }
     }
 
     fn unavailable(&self, f: &cli::Failure) -> StoreError {
@@ -479,7 +487,8 @@ impl GitStore {
     /// private repository with `git fast-import`; returns its id.
     fn commit(
         &self,
-        w: &Work,
+        git: &cli::Git,
+        keep_pack: bool,
         snapshot: &Snapshot,
         parent: Option<&str>,
         message: &str,
@@ -510,11 +519,16 @@ impl GitStore {
             data(&mut s, bytes);
         }
         s.extend_from_slice(b"\nget-mark :1\ndone\n");
-        let args = ["fast-import", "--quiet", "--force", "--done"];
-        let out = w
-            .git
-            .run(&args, Some(&s))
-            .map_err(|f| self.unavailable(&f))?;
+        // A commit is a handful of objects, under fast-import's default
+        // `unpackLimit` of 100, so it would start `git unpack-objects` to
+        // write them loose: a second process that costs more than the
+        // import. Keeping the pack skips it (see [`KEPT_PACKS`]).
+        let mut args = Vec::with_capacity(6);
+        if keep_pack {
+            args.extend(["-c", "fastimport.unpackLimit=0"]);
+        }
+        args.extend(["fast-import", "--quiet", "--force", "--done"]);
+        let out = git.run(&args, Some(&s)).map_err(|f| self.unavailable(&f))?;
         let oid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         if is_object_id(&oid) {
             Ok(oid)
@@ -524,6 +538,35 @@ impl GitStore {
                 message: format!("`git fast-import` printed {oid:?}, not a commit id"),
             })
         }
+    }
+
+    /// Builds the commit a put pushes and, if `parent` is a shallow tip not
+    /// grafted yet, grafts it in the push repository at the same time: two
+    /// local processes on two repositories (the graft reads only the
+    /// fetched tip, fast-import only writes new objects).
+    fn prepare_push(
+        &self,
+        w: &mut Work,
+        snapshot: &Snapshot,
+        parent: Option<&str>,
+        message: &str,
+    ) -> Result<String, StoreError> {
+        let keep_pack = w.kept_packs < KEPT_PACKS;
+        w.kept_packs += usize::from(keep_pack);
+        let graft = parent.filter(|p| w.to_graft.contains(*p));
+        let (git, push) = (&w.git, &w.push);
+        let (commit, grafted) = std::thread::scope(|scope| {
+            let job = graft.map(|tip| scope.spawn(move || self.graft(push, tip)));
+            let commit = self.commit(git, keep_pack, snapshot, parent, message);
+            let grafted = job.map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (commit, grafted)
+        });
+        if let (Some(tip), Some(result)) = (graft, grafted) {
+            result?;
+            w.to_graft.remove(tip);
+            w.grafted.insert(tip.to_owned());
+        }
+        commit
     }
 
     /// Pushes `refspec` with `--porcelain` and returns the status flag and
@@ -627,7 +670,7 @@ impl StateStore for GitStore {
                     }
                 }
             }
-            let commit = self.commit(w, snapshot, parent, message)?;
+            let commit = self.prepare_push(w, snapshot, parent, message)?;
             // No `+`, no `--force`: the server accepts this only as a
             // fast-forward of the tip it holds, and only if that tip is
             // still what the push saw; a moved (or newly created) ref
@@ -775,6 +818,43 @@ impl StateStore for GitStore {
                 .collect())
         })
     }
+}
+
+/// Writes an empty bare repository in the new folder `path`: the
+/// layout `git init --bare` leaves minus its sample hooks and
+/// descriptions, borrowing `alternate`'s objects if given. Writing the few
+/// files here spares a run two `git init` processes, each of which also
+/// copies the template folder.
+fn bare_repository(path: &Path, alternate: Option<&Path>) -> Result<(), StoreError> {
+    let io = |what: &Path, e| StoreError::io(format!("creating {}", what.display()), e);
+    for d in [
+        "",
+        "objects/info",
+        "objects/pack",
+        "refs/heads",
+        "refs/tags",
+    ] {
+        let d = path.join(d);
+        std::fs::create_dir_all(&d).map_err(|e| io(&d, e))?;
+    }
+    let mut files = vec![
+        ("HEAD", "ref: refs/heads/unused\n".to_owned()),
+        (
+            "config",
+            "[core]\n\trepositoryformatversion = 0\n\tbare = true\n".to_owned(),
+        ),
+    ];
+    if let Some(objects) = alternate {
+        files.push((
+            "objects/info/alternates",
+            format!("{}\n", objects.display()),
+        ));
+    }
+    for (name, text) in files {
+        let f = path.join(name);
+        std::fs::write(&f, text).map_err(|e| io(&f, e))?;
+    }
+    Ok(())
 }
 
 /// An object read by `cat-file`: its type and contents.

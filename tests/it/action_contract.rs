@@ -539,7 +539,7 @@ fn action_yml_runs_alchemy_ci_run_in_a_docker_container() {
     );
     assert_eq!(
         output_names(),
-        ["stage", "action", "result", "url", "urls", "verified"],
+        ["stage", "action", "result", "url", "urls", "verified", "run", "sha"],
         "the outputs run writes"
     );
 }

@@ -161,7 +161,7 @@ fn each_comment_payload_loads_and_is_decided_as_documented() {
         };
         let e = event::load(&fixture_path(file), &hint).expect(file);
         assert!(
-            matches!(e.payload, Payload::IssueComment { on_pull_request, .. } if on_pull_request == on_pr),
+            matches!(&e.payload, Payload::IssueComment(c) if c.on_pull_request == on_pr),
             "{file}: {:?}",
             e.payload
         );

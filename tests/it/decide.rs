@@ -26,6 +26,8 @@ fn facts() -> Facts {
         live_pr: None,
         record: None,
         run: RunContext::default(),
+        commenter_permission: None,
+        pull_head: None,
     }
 }
 
@@ -492,4 +494,282 @@ fn the_stage_prefix_shapes_pull_request_stages() {
         &facts(),
     );
     expect(&p, Action::Deploy, Some("preview-2"), "opened");
+}
+
+/// A comment by `login` with `body` on PR #1.
+fn comment_event(body: &str) -> Value {
+    let mut v = fixture("comments/issue_comment.created.pr-deploy.json");
+    v["comment"]["body"] = json!(body);
+    v
+}
+
+/// The facts a comment's run looks up: the permission and the PR's head.
+fn comment_facts(
+    permission: alchemy_ci::pr_command::permission::Permission,
+    head: &str,
+    live: &str,
+    fork: bool,
+) -> Facts {
+    let sha = |s: &str| CommitSha::parse(s).expect("sha");
+    Facts {
+        commenter_permission: Some(permission),
+        pull_head: Some(alchemy_ci::github::commands_api::PullHead {
+            sha: sha(head),
+            open: true,
+            draft: false,
+            from_fork: fork,
+            labels: Vec::new(),
+        }),
+        live_pr: Some(LivePr {
+            open: true,
+            head_sha: sha(live),
+        }),
+        ..facts()
+    }
+}
+
+fn steps(p: &Plan) -> Vec<&'static str> {
+    p.steps
+        .iter()
+        .map(|s| match &s.kind {
+            StepKind::React { .. } => "react",
+            StepKind::ReactResult { .. } => "react-result",
+            StepKind::CheckCheckout { .. } => "check-checkout",
+            StepKind::AcquireLock { .. } => "lock",
+            StepKind::KeepPreview { .. } => "keep",
+            StepKind::Unlock { .. } => "unlock",
+            StepKind::RefreshComment => "comment",
+            StepKind::HandOff { .. } => "hand-off",
+            StepKind::RunAlchemy { phase, .. } => match phase {
+                alchemy_ci::alchemy::Phase::Destroy => "alchemy-destroy",
+                _ => "alchemy-deploy",
+            },
+            _ => "other",
+        })
+        .filter(|s| *s != "other")
+        .collect()
+}
+
+/// (what, body, flags, facts, action, steps, reason).
+type CommentCase<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'static str, &'a str)],
+    &'a Facts,
+    Action,
+    &'a [&'a str],
+    &'a str,
+);
+
+/// (what, body, flags, facts) → (action, steps, reason). The commands as
+/// the pure decision plans them, with the guards a run applies under the
+/// lock: a closed PR, a branch's head that moved on, a fork's approval.
+#[test]
+fn comment_commands_table() {
+    use alchemy_ci::pr_command::permission::Permission::{Read, Write};
+    let write = comment_facts(Write, HEAD, HEAD, false);
+    let mut closed = write.clone();
+    closed.live_pr = Some(LivePr {
+        open: false,
+        head_sha: CommitSha::parse(HEAD).expect("sha"),
+    });
+    let moved = comment_facts(Write, HEAD, OTHER, false);
+    let fork_moved = comment_facts(Write, HEAD, OTHER, true);
+    let reader = comment_facts(Read, HEAD, HEAD, false);
+    let table: Vec<CommentCase<'_>> = vec![
+        (
+            "deploy",
+            "/alchemy deploy",
+            &[],
+            &write,
+            Action::Deploy,
+            &[
+                "react",
+                "check-checkout",
+                "lock",
+                "alchemy-deploy",
+                "react-result",
+            ],
+            "commented `/alchemy deploy`",
+        ),
+        (
+            "redeploy",
+            "/alchemy redeploy",
+            &[],
+            &write,
+            Action::Redeploy,
+            &[
+                "react",
+                "check-checkout",
+                "lock",
+                "alchemy-destroy",
+                "alchemy-deploy",
+                "react-result",
+            ],
+            "redeploy",
+        ),
+        (
+            "destroy",
+            "/alchemy destroy",
+            &[],
+            &write,
+            Action::Destroy,
+            &[
+                "react",
+                "check-checkout",
+                "lock",
+                "alchemy-destroy",
+                "react-result",
+            ],
+            "destroy",
+        ),
+        (
+            "keep",
+            "/alchemy keep 7d",
+            &[],
+            &write,
+            Action::Keep,
+            &["react", "lock", "keep", "comment", "react-result"],
+            "keep",
+        ),
+        (
+            "unlock",
+            "/alchemy unlock",
+            &[],
+            &write,
+            Action::Unlock,
+            &["react", "unlock", "comment", "react-result"],
+            "unlock",
+        ),
+        (
+            "status",
+            "/alchemy status",
+            &[],
+            &write,
+            Action::Reply,
+            &["react", "comment", "react-result"],
+            "status",
+        ),
+        (
+            "help",
+            "/alchemy help",
+            &[],
+            &write,
+            Action::Reply,
+            &["react", "comment", "react-result"],
+            "help",
+        ),
+        (
+            "a reader",
+            "/alchemy deploy",
+            &[],
+            &reader,
+            Action::Skip,
+            &["react"],
+            "read permission",
+        ),
+        (
+            "a closed PR",
+            "/alchemy deploy",
+            &[],
+            &closed,
+            Action::Reply,
+            &["react", "comment", "react-result"],
+            "closed",
+        ),
+        (
+            "a branch pushed since",
+            "/alchemy deploy",
+            &[],
+            &moved,
+            Action::Reply,
+            &["react", "comment", "react-result"],
+            "the run for that push deploys it",
+        ),
+        (
+            "a fork pushed since: the approved commit",
+            "/alchemy deploy",
+            &[],
+            &fork_moved,
+            Action::Deploy,
+            &[
+                "react",
+                "check-checkout",
+                "lock",
+                "alchemy-deploy",
+                "react-result",
+            ],
+            "deploy",
+        ),
+        (
+            "the first step hands a deploy over",
+            "/alchemy deploy",
+            &[("command", "comment")],
+            &write,
+            Action::Approve,
+            &["react", "hand-off"],
+            "the next step checks out",
+        ),
+        (
+            "the first step answers status itself",
+            "/alchemy status",
+            &[("command", "comment")],
+            &write,
+            Action::Reply,
+            &["react", "comment", "react-result"],
+            "status",
+        ),
+    ];
+    for (what, body, flags, facts, action, want, reason) in table {
+        let p = decide_with(&comment_event(body), "issue_comment", flags, facts).expect(what);
+        assert_eq!(p.action, action, "{what}: {p:#?}");
+        assert_eq!(steps(&p), want, "{what}");
+        assert!(p.reason.contains(reason), "{what}: {}", p.reason);
+        assert_eq!(p.stage.as_ref().map(|s| s.as_str()), Some("pr-1"), "{what}");
+    }
+    let fork = decide_with(
+        &comment_event("/alchemy deploy"),
+        "issue_comment",
+        &[],
+        &fork_moved,
+    )
+    .expect("plan");
+    let approval = fork.command.and_then(|c| c.approval).expect("an approval");
+    assert_eq!(
+        approval.sha.as_str(),
+        HEAD,
+        "the approved commit, not the new head"
+    );
+    assert!(
+        fork.warnings.iter().any(|w| w.contains("new approval")),
+        "{:?}",
+        fork.warnings
+    );
+    let pinned = decide_with(
+        &comment_event("/alchemy deploy"),
+        "issue_comment",
+        &[("approved-sha", OTHER)],
+        &comment_facts(Write, OTHER, OTHER, true),
+    )
+    .expect("plan");
+    assert_eq!(pinned.commit.as_ref().map(|c| c.as_str()), Some(OTHER));
+}
+
+/// Without a token a command can be neither checked nor answered: skipped,
+/// with no reaction.
+#[test]
+fn a_comment_without_a_token_is_skipped() {
+    let no_token = Facts {
+        can_post: false,
+        ..facts()
+    };
+    let p = decide_with(
+        &comment_event("/alchemy deploy"),
+        "issue_comment",
+        &[],
+        &no_token,
+    )
+    .expect("plan");
+    expect(&p, Action::Skip, Some("pr-1"), "need a GitHub token");
+    assert!(p.steps.is_empty());
 }

@@ -298,6 +298,49 @@ fn history_keeps_every_put_with_its_message_and_no_force() {
     );
 }
 
+/// A store that writes many stages in one process (a sweep destroying
+/// stage after stage): every write lands, reads back byte for byte from a
+/// fresh store, and sits on the tip before it, however the store keeps its
+/// own commits (packs for the first 16 writes, loose objects after: 18
+/// writes here).
+#[test]
+fn one_store_writing_many_stages_keeps_every_write() {
+    let d = Daemon::new();
+    let store = d.git_store();
+    let mut tips = Vec::new();
+    for n in 1..=9 {
+        let s = stage(&format!("pr-{n}"));
+        let loaded = store.load(&s).expect("load");
+        let lock = store
+            .put(
+                &s,
+                &snapshot(&format!("pr-{n}"), "locked"),
+                &loaded.version,
+                "lock",
+            )
+            .expect("put (lock)");
+        let last = store
+            .put(
+                &s,
+                &snapshot(&format!("pr-{n}"), &format!("v{n}")),
+                &lock,
+                "final",
+            )
+            .expect("put (final)");
+        tips.push((n, lock, last));
+    }
+    let fresh = d.git_store();
+    for (n, lock, last) in tips {
+        let name = format!("pr-{n}");
+        let loaded = fresh.load(&stage(&name)).expect("load");
+        assert_eq!(loaded.version, last, "{name}");
+        assert_eq!(loaded.snapshot, snapshot(&name, &format!("v{n}")), "{name}");
+        let refname = format!("{DEFAULT_REF_PREFIX}{name}");
+        let parent = git(&d.repo, &["rev-parse", &format!("{refname}^")]);
+        assert_eq!(Some(parent.trim().to_owned()), lock.0, "{name}");
+    }
+}
+
 #[test]
 fn a_corrupt_record_names_the_ref_and_file() {
     let d = Daemon::new();
@@ -409,6 +452,13 @@ fn a_version_read_elsewhere_is_fetched_before_building_on_it() {
         .put(&s, &snapshot("pr-3", "two"), &v1, "two")
         .expect("put on a version read by another store");
     assert_eq!(d.server_tip("pr-3"), v2.0);
+    // The same on a tip with history, which this store fetches shallow and
+    // must graft before its push can build on it.
+    let v3 = d
+        .git_store()
+        .put(&s, &snapshot("pr-3", "two and a half"), &v2, "2.5")
+        .expect("put on a tip with history read by another store");
+    assert_eq!(d.server_tip("pr-3"), v3.0);
     let stale = d
         .git_store()
         .put(&s, &snapshot("pr-3", "three"), &v1, "three");

@@ -323,13 +323,18 @@ fn a_bad_token_is_a_clear_immediate_error() {
     );
 }
 
+/// One environment per stage, as deployments were made before shared ones.
+fn per_stage() -> alchemy_ci::github::environment::EnvironmentRule {
+    alchemy_ci::github::environment::EnvironmentRule::parse("{stage}").expect("rule")
+}
+
 #[test]
 fn deployments_succeed_with_the_url_and_go_inactive_on_destroy() {
     let fake = fake();
     let gh = github(&fake, TOKEN);
     let sha = alchemy_ci::event::CommitSha::parse(&FakeGitHub::sha("x")).expect("sha");
     let id = gh
-        .create_deployment(&stage("pr-13"), &sha, &"d".repeat(300))
+        .create_deployment(&per_stage(), &stage("pr-13"), None, &sha)
         .expect("create");
     gh.deployment_status(
         id,
@@ -346,7 +351,7 @@ fn deployments_succeed_with_the_url_and_go_inactive_on_destroy() {
     assert!(d.transient_environment);
     assert_eq!(d.latest_state(), Some("success"));
     assert_eq!(
-        gh.deactivate_deployments(&stage("pr-13"))
+        gh.deactivate_deployments(&per_stage(), &stage("pr-13"), None, "destroyed")
             .expect("deactivate"),
         1
     );
@@ -456,10 +461,12 @@ fn sticky_comment_lifecycle(token: &str, author: &str) {
     let deployments = fake.deployments(OWNER, REPO);
     assert_eq!(deployments.len(), 1);
     let d = &deployments[0];
+    // One shared environment; the stage is in the payload.
     assert_eq!(
         (d.environment.as_str(), d.sha.as_str()),
-        ("pr-21", sha.as_str())
+        ("preview", sha.as_str())
     );
+    assert_eq!(d.payload["alchemy-ci"]["stage"], "pr-21");
     let last = d.statuses.last().expect("a status");
     assert_eq!(last.state, "success");
     assert_eq!(last.environment_url, "https://pr-21.web.example.test/");

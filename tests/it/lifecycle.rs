@@ -95,7 +95,11 @@ fn a_preview_swept_from_an_open_pr_comes_back_with_the_next_push() {
         r.updated_at = weeks_ago;
     });
 
-    let sweep = app.command(&["cleanup"], &["--ttl", "14d"], &pairs(&env, &[]));
+    let sweep = app.command(
+        &["cleanup"],
+        &["--ttl", "14d", "--ttl-warning", "off"],
+        &pairs(&env, &[]),
+    );
     sweep.ok();
     let rec = app.record("pr-41");
     assert_eq!(rec.status, RecordStatus::Destroyed, "{}", sweep.context());
@@ -103,7 +107,7 @@ fn a_preview_swept_from_an_open_pr_comes_back_with_the_next_push() {
     assert!(!app.app_path().join("out/pr-41/index.html").exists());
     let body = fake.comments(OWNER, REPO, 41)[0].body.clone();
     assert!(
-        body.contains("Removed by the cleanup sweep") && body.contains("Push to it"),
+        body.contains("was removed after 14 days") && body.contains("A push to this pull request"),
         "{body}"
     );
 
@@ -477,7 +481,12 @@ fn a_deployment_whose_answer_was_lost_is_not_created_twice() {
     let gh = GitHub::new(client, &format!("{OWNER}/{REPO}")).expect("repo");
     let sha = CommitSha::parse(&FakeGitHub::sha("dup")).expect("sha");
     let id = gh
-        .create_deployment(&stage("pr-57"), &sha, "Preview of PR #57")
+        .create_deployment(
+            &alchemy_ci::github::environment::EnvironmentRule::default(),
+            &stage("pr-57"),
+            alchemy_ci::stage::PrNumber::new(57),
+            &sha,
+        )
         .expect("created once");
     let all = fake.deployments(OWNER, REPO);
     assert_eq!(all.len(), 1, "{all:#?}");
@@ -641,6 +650,8 @@ fn facts() -> Facts {
         live_pr: None,
         record: None,
         run: RunContext::default(),
+        commenter_permission: None,
+        pull_head: None,
     }
 }
 

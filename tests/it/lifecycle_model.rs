@@ -213,6 +213,8 @@ impl Sim {
             live_pr: None,
             record: None,
             run: RunContext::default(),
+            commenter_permission: None,
+            pull_head: None,
         }
     }
 
@@ -354,6 +356,7 @@ impl Sim {
             repo_url: None,
             forge: None,
             stdout_to_stderr: true,
+            config: &self.config,
         };
         let report = execute::execute(plan, &rt).expect("no bad input");
         if report.kept_locally.is_some() && !report.message.contains("taken over") {
@@ -380,10 +383,10 @@ impl Sim {
             .into_iter()
             .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
             .collect();
-        let open: BTreeSet<PrNumber> = self
+        let open: cleanup::OpenPulls = self
             .world()
             .open
-            .then(|| PrNumber::new(1).expect("pr"))
+            .then(|| (PrNumber::new(1).expect("pr"), Vec::new()))
             .into_iter()
             .collect();
         let named = BTreeSet::new();
@@ -392,6 +395,8 @@ impl Sim {
             protected: &self.config.protected_stages,
             named: &named,
             ttl: None,
+            warning: None,
+            keep_label: None,
             tombstone_retention: Duration::from_secs(30 * 86_400),
             now: self.clock.now(),
         };
@@ -415,7 +420,10 @@ impl Sim {
                 &self.facts(),
                 &c.stage,
                 c.pr,
-                &c.reason,
+                &plan::SweepFinding {
+                    reason: c.reason.clone(),
+                    expired: None,
+                },
             );
             let recheck = |replaced: &Snapshot| {
                 let mut facts = self.facts();

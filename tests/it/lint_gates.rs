@@ -82,6 +82,7 @@ const WORKFLOWS: &[&str] = &[
     ".github/workflows/release.yml",
     "examples/workflows/preview.yml",
     "examples/workflows/cleanup.yml",
+    "examples/workflows/comment-commands.yml",
 ];
 
 fn workflows() -> Vec<PathBuf> {

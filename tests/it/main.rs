@@ -12,6 +12,7 @@ mod apps_e2e;
 mod bad_input;
 mod cleanup;
 mod comment_commands;
+mod comment_runs;
 mod decide;
 mod fake_github;
 mod fake_github_commands_selftest;

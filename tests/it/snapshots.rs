@@ -73,3 +73,107 @@ fn json_plan_for_a_merged_pull_request() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     insta::assert_json_snapshot!(v);
 }
+
+/// A payload of `tests/fixtures/webhooks/comments/`.
+fn comment(name: &str) -> String {
+    crate::support::fixture_path(&format!("comments/{name}"))
+        .display()
+        .to_string()
+}
+
+const HEAD: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+/// A comment's deploy, with the facts a run would look up given.
+#[test]
+fn plan_for_a_deploy_comment_from_a_writer() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.created.pr-deploy.json"),
+        "--commenter-permission",
+        "write",
+        "--pr-state",
+        "open",
+        "--pr-head",
+        HEAD,
+        "--alchemy-command",
+        "v1",
+    ]));
+}
+
+/// Without the permission and the PR's head, the plan says what it could
+/// not check.
+#[test]
+fn plan_for_a_deploy_comment_with_nothing_looked_up() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.created.pr-deploy.json"),
+        "--alchemy-command",
+        "v1",
+    ]));
+}
+
+/// A fork's approval, as the comment's first step plans it.
+#[test]
+fn plan_for_a_fork_approval_in_the_comment_step() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.created.fork-pr-approval.json"),
+        "--command",
+        "comment",
+        "--commenter-permission",
+        "admin",
+        "--pr-state",
+        "open",
+        "--pr-head",
+        HEAD,
+        "--pr-fork",
+    ]));
+}
+
+#[test]
+fn plan_for_a_comment_from_a_reader() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.created.pr-deploy.json"),
+        "--commenter-permission",
+        "read",
+    ]));
+}
+
+#[test]
+fn plan_for_a_bots_command() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.created.pr-bot.json"),
+    ]));
+}
+
+#[test]
+fn plan_for_an_edited_comment() {
+    insta::assert_snapshot!(simulate(&[
+        "simulate",
+        "--event",
+        &comment("issue_comment.edited.pr-deploy.json"),
+    ]));
+}
+
+/// A hostile command is answered with the help, and nothing of it reaches
+/// the terminal unescaped.
+#[test]
+fn json_plan_for_a_hostile_comment() {
+    let out = simulate(&[
+        "simulate",
+        "--json",
+        "--event",
+        &comment("issue_comment.created.pr-hostile.json"),
+        "--commenter-permission",
+        "admin",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    insta::assert_json_snapshot!(v);
+}

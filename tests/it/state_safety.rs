@@ -110,6 +110,8 @@ fn a_restore_that_breaks_half_way_never_shrinks_the_stored_state() {
         live_pr: None,
         record: None,
         run: Default::default(),
+        commenter_permission: None,
+        pull_head: None,
     };
     let plan = alchemy_ci::plan::decide(&event, &config, &facts).expect("plan");
     std::fs::create_dir_all(dir.path().join("app")).expect("app");
@@ -141,6 +143,7 @@ fn a_restore_that_breaks_half_way_never_shrinks_the_stored_state() {
         repo_url: None,
         forge: None,
         stdout_to_stderr: false,
+        config: &config,
     };
     let report = execute::execute(&plan, &rt).expect("no bad input");
     assert_eq!(report.result, Outcome::Failure, "{report:?}");

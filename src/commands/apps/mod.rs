@@ -45,6 +45,24 @@ pub fn carry_out(
             return cleanup::sweep(session, &base, &cleanup::SweepOptions::default())
         }
         Action::Status => return status::show(session, false),
+        // A comment's answer, or its approval for a second step: no
+        // stage is touched.
+        Action::Reply | Action::Approve => {
+            return super::run::carry_out_single(session, event, facts, note)
+        }
+        Action::Redeploy | Action::Keep | Action::Unlock | Action::Warn => {
+            let reason = format!(
+                "{} acts on one stage, and with apps every app has its own: use a workflow_dispatch with the app input instead",
+                base.action.as_str()
+            );
+            let skipped = Plan {
+                action: Action::Skip,
+                reason,
+                steps: Vec::new(),
+                ..base
+            };
+            return Ok(skip(session, &skipped, note));
+        }
     }
     let apps = config.apps.as_ref().ok_or(crate::plan::PlanError::NoApps)?;
     let dirs = facts::app_dirs(apps)?;
@@ -214,7 +232,7 @@ fn legacy_destroy(
             ..Report::skipped(&single)
         }));
     }
-    let recheck = session.decide_again(event, single.pr);
+    let recheck = session.decide_again(event, single.pr, facts);
     let started = Instant::now();
     let report = session.execute_with(&single, session.app_dir.clone(), Some(&recheck))?;
     session.say(&format!(

@@ -135,7 +135,11 @@ fn destroy_app(work: &Work<'_>, c: &Candidate) -> Result<Report, CommandError> {
     let detected = crate::alchemy::detect(&app_config.alchemy_command, &dir);
     let mut facts = session.facts();
     facts.alchemy = detected.clone();
-    let mut plan = plan::sweep_destroy(work.sweep, &app_config, &facts, &c.stage, c.pr, &c.reason);
+    let found = plan::SweepFinding {
+        reason: c.reason.clone(),
+        expired: None,
+    };
+    let mut plan = plan::sweep_destroy(work.sweep, &app_config, &facts, &c.stage, c.pr, &found);
     plan.app = c.app.clone();
     say(&format!(
         "\n→ DESTROY stage {} because {}\n",

@@ -124,6 +124,8 @@ pub struct PullSpec {
     /// The fork's owner when the head branch lives in a fork
     /// (`{head_owner}/{repo}`), `None` for a branch of the repository itself.
     pub head_owner: Option<String>,
+    /// The names of the labels on it.
+    pub labels: Vec<String>,
 }
 
 impl PullSpec {
@@ -140,6 +142,7 @@ impl PullSpec {
             body: None,
             draft: false,
             head_owner: None,
+            labels: Vec::new(),
         }
     }
 
@@ -160,6 +163,12 @@ impl PullSpec {
 
     pub fn draft(mut self, draft: bool) -> Self {
         self.draft = draft;
+        self
+    }
+
+    /// The pull request carries these labels.
+    pub fn labels(mut self, labels: &[&str]) -> Self {
+        self.labels = labels.iter().map(|l| (*l).to_owned()).collect();
         self
     }
 

@@ -364,7 +364,7 @@ pub fn pull(st: &State, repo: &Repo, p: &Pull, full: bool) -> Value {
         ("title", json!(s.title)),
         ("user", json!(user_by_login(st, &s.author))),
         ("body", json!(s.body)),
-        ("labels", json!([])),
+        ("labels", labels_json(&api, &s.labels)),
         ("milestone", json!(Value::Null)),
         ("active_lock_reason", json!(Value::Null)),
         ("created_at", json!(p.created_at)),
@@ -588,4 +588,25 @@ pub fn workflow_run(st: &State, repo: &Repo, run: &WorkflowRun) -> Value {
         ("repository", repository(st, repo)),
         ("head_repository", repository(st, repo)),
     ])
+}
+
+/// A pull request's `labels`, shaped as GitHub's `label` objects.
+fn labels_json(api: &str, names: &[String]) -> Value {
+    let labels: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let id = 5_000_000_001 + i as u64;
+            json!({
+                "id": id,
+                "node_id": node_id("LA", id),
+                "url": format!("{api}/labels/{name}"),
+                "name": name,
+                "color": "ededed",
+                "default": false,
+                "description": Value::Null,
+            })
+        })
+        .collect();
+    Value::Array(labels)
 }
