@@ -365,14 +365,21 @@ fn a_monorepo_pull_request_from_first_push_to_close() {
         m.outputs().get("verified").map(String::as_str),
         Some("true")
     );
-    let envs: Vec<String> = m
-        .fake
-        .deployments(OWNER, REPO)
-        .into_iter()
-        .map(|d| d.environment)
-        .collect();
-    assert!(envs.contains(&"pr-7@api".to_owned()), "{envs:?}");
-    assert!(envs.contains(&"pr-7@web".to_owned()), "{envs:?}");
+    // Each app's deployments are its own in the shared environment, and
+    // all of them are inactive once the stage is gone.
+    let deployments = m.fake.deployments(OWNER, REPO);
+    for app in ["api", "web"] {
+        let own: Vec<_> = deployments
+            .iter()
+            .filter(|d| d.task == format!("deploy:pr-7@{app}"))
+            .collect();
+        assert!(!own.is_empty(), "{app}: {deployments:#?}");
+        for d in own {
+            assert_eq!(d.environment, "preview");
+            assert_eq!(d.payload["alchemy-ci"]["app"], app);
+            assert_eq!(d.latest_state(), Some("inactive"), "{app}: {d:#?}");
+        }
+    }
 }
 
 /// `api` with a bug: its worker fails to deploy.
