@@ -709,3 +709,109 @@ fn an_app_is_not_destroyed_before_the_apps_that_read_it() {
         );
     }
 }
+
+/// Scenario: an app on Alchemy v2, which prints what it will change before
+/// it acts. Its row in the comment says `+2 ~0 -0 (will change)` on the
+/// first deploy and lists the resources; a redeploy with new content
+/// says which one it updates.
+#[test]
+fn a_v2_apps_row_says_what_will_change() {
+    let gh = crate::alchemy_v2::Actions::new();
+    let app = crate::alchemy_v2::v2_app();
+    app.dir.write(
+        "alchemy-ci.yml",
+        "apps:\n  - name: site\n    working-directory: app\n    alchemy-command: v2\n",
+    );
+    let n = 41;
+    let (one, two) = (FakeGitHub::sha("apps-v2-one"), FakeGitHub::sha("apps-v2-two"));
+    gh.fake.set_pull_files(OWNER, REPO, n, vec![PullFile::modified("app/alchemy.run.ts")]);
+    gh.pr(&app, "opened", n, &one, &[], &[]).ok();
+    let body = gh.comment(n).body;
+    assert!(row(&body, "site").contains("+2 ~0 -0 (will change)"), "{body}");
+    assert!(body.contains("`+` site (created)"), "{body}");
+    let out = gh.pr(&app, "synchronize", n, &two, &[], &[("CONTENT", "v2")]);
+    out.ok();
+    let body = gh.comment(n).body;
+    assert!(row(&body, "site").contains("~1"), "{body}\n{}", out.context());
+    assert!(body.contains("`~` site (updated)"), "{body}");
+}
+
+/// A folder that holds `examples/app` in `app/` and, in `store/`, the
+/// stage the version before apps wrote for PR 5 (tests/fixtures/upgrade).
+fn upgraded() -> Dir {
+    let mut dir = Dir::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+    copy_tree(&root.join("examples/app"), &dir.path().join("app"));
+    std::os::unix::fs::symlink(node_modules(), dir.path().join("app/node_modules"))
+        .expect("link node_modules");
+    std::fs::create_dir_all(dir.path().join("store")).expect("mkdir");
+    copy_tree(
+        &root.join("tests/fixtures/upgrade/single-app-store"),
+        &dir.path().join("store"),
+    );
+    dir.env("CI", "true").env("DO_NOT_TRACK", "1");
+    dir
+}
+
+fn close_pr_5(dir: &Dir) -> Output {
+    let mut v = fixture("pull_request.closed.json");
+    v["number"] = json!(5);
+    v["pull_request"]["number"] = json!(5);
+    v["pull_request"]["head"]["sha"] = json!("5555555555555555555555555555555555555555");
+    let ev = dir.write_json("events/closed.json", &v);
+    let store = format!("dir:{}", dir.path().join("store").display());
+    dir.run(&[
+        "run",
+        "--event",
+        &ev.display().to_string(),
+        "--state-store",
+        &store,
+        "--working-directory",
+        "app",
+    ])
+}
+
+fn stage_5(dir: &Dir) -> Record {
+    DirStore::new(dir.path().join("store"))
+        .load(&Stage::parse_stored("pr-5").expect("stage"))
+        .expect("load")
+        .snapshot
+        .record
+        .expect("a record")
+}
+
+/// Upgrade: the stage the version before apps wrote is found under its
+/// old key and destroyed by the close of its pull request, verified.
+#[test]
+fn a_stage_from_before_apps_is_destroyed_by_its_close() {
+    let dir = upgraded();
+    assert_eq!(stage_5(&dir).status, RecordStatus::Deployed);
+    close_pr_5(&dir).ok();
+    let r = stage_5(&dir);
+    assert_eq!(r.status, RecordStatus::Destroyed);
+    assert_eq!(r.verified, Some(true));
+    assert!(r.closed_at.is_some() && r.files.is_empty());
+    assert!(r.app.is_none());
+}
+
+/// Upgrade to apps: a stage deployed before `apps:` was set keeps its key
+/// (`pr-5`) and goes with the close of its pull request, run in the
+/// top-level `working-directory` as before; the apps, which have no stage
+/// of PR 5, are left alone.
+#[test]
+fn a_stage_from_before_apps_goes_with_the_close_once_apps_are_set() {
+    let dir = upgraded();
+    dir.write(
+        "alchemy-ci.yml",
+        "apps:\n  - {name: api, working-directory: app}\n  - {name: web, working-directory: app}\n",
+    );
+    let out = close_pr_5(&dir);
+    out.ok();
+    assert!(out.stdout.contains("deployed before apps were configured"), "{}", out.context());
+    let r = stage_5(&dir);
+    assert_eq!(r.status, RecordStatus::Destroyed);
+    assert_eq!(r.verified, Some(true));
+    let keys = DirStore::new(dir.path().join("store")).keys().expect("keys");
+    assert_eq!(keys.len(), 1, "no app stage was made: {keys:?}");
+}

@@ -83,7 +83,11 @@ pub fn carry_out(
     }
     session.say(&render::apps::plan(&plan));
     if plan.apps.is_empty() {
-        return Ok(nothing_to_run(session, &plan, &app_facts));
+        // A stage deployed before apps were configured may still be there.
+        return Ok(match legacy_destroy(session, event, &plan, &facts)? {
+            Some(r) => legacy_only(session, &plan, &r),
+            None => nothing_to_run(session, &plan, &app_facts),
+        });
     }
     post_comment(session, &plan, plan.comment_preview.as_deref());
     let started = Instant::now();
@@ -185,6 +189,22 @@ fn nothing_to_run(session: &Session, plan: &AppsPlan, app_facts: &AppFacts) -> u
         say(&format!("{}\n", render::json(&r)));
     }
     0
+}
+
+/// No app had a stage, but the stage deployed before apps were
+/// configured did: its own run reported on its own comment; the outputs
+/// and the exit code are its.
+fn legacy_only(session: &Session, plan: &AppsPlan, r: &Report) -> u8 {
+    let result = match r.result {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Skipped => "skipped",
+    };
+    publish(session, plan, &[], &[r], result);
+    if session.json {
+        say(&format!("{}\n", render::json(r)));
+    }
+    r.exit_code()
 }
 
 /// Posts (or updates) the PR's apps comment; GitHub never fails a run.
