@@ -135,7 +135,11 @@ pub fn event_decision(event: &Event, config: &Config, facts: &Facts) -> Result<P
         ..facts.clone()
     };
     let mut base = plan::decide(event, config, &event_facts)?;
-    base.steps.clear();
+    // A skip keeps its steps: a pull request that needs no preview still
+    // gets its commit status.
+    if base.action != Action::Skip {
+        base.steps.clear();
+    }
     base.comment_preview = None;
     base.alchemy = None;
     Ok(base)
@@ -499,8 +503,10 @@ fn missing_url(name: &str, dep: &AppName, output: &str, urls: Option<&[NamedUrl]
 }
 
 /// The configuration one app runs with: its folder, Alchemy command and
-/// profile, its variables on top of the stage's, and no comment of its
-/// own (the run's comment lists every app).
+/// profile, its variables on top of the stage's, no comment of its own
+/// (the run's comment lists every app), and no commit status of its own:
+/// `alchemy-ci/preview` is one status per commit, which apps posting in
+/// turn would overwrite.
 pub fn app_config(config: &Config, app: &App, env: &BTreeMap<String, EnvValue>) -> Config {
     let mut c = config.clone();
     c.working_directory = PathBuf::from(&app.working_directory);
@@ -515,6 +521,7 @@ pub fn app_config(config: &Config, app: &App, env: &BTreeMap<String, EnvValue>) 
         c.stage_env.push(("*".into(), env.clone()));
     }
     c.comment = false;
+    c.status_check = crate::config::StatusCheck::Off;
     c.app = None;
     c
 }

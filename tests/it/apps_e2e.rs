@@ -284,6 +284,23 @@ fn a_monorepo_pull_request_from_first_push_to_close() {
         urls(&m.outputs()),
         json!({"api": ["https://pr-7.api.example.test/"], "web": []})
     );
+    // The checks branch protection can require: each app's and all of
+    // them together; an app the change does not touch needs no preview.
+    let statuses: BTreeMap<String, (String, String)> = m
+        .fake
+        .commit_statuses(OWNER, REPO, SHA1)
+        .into_iter()
+        .map(|s| (s.context, (s.state, s.description.unwrap_or_default())))
+        .collect();
+    assert_eq!(
+        statuses["alchemy-ci/preview/api"].0, "success",
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses["alchemy-ci/preview/web"],
+        ("success".into(), "No preview needed: not affected".into())
+    );
+    assert_eq!(statuses["alchemy-ci/preview"].0, "success", "{statuses:?}");
 
     // 2. A push that touches web only.
     m.pull(7, SHA2, &[api_file, web_file]);
@@ -723,16 +740,31 @@ fn a_v2_apps_row_says_what_will_change() {
         "apps:\n  - name: site\n    working-directory: app\n    alchemy-command: v2\n",
     );
     let n = 41;
-    let (one, two) = (FakeGitHub::sha("apps-v2-one"), FakeGitHub::sha("apps-v2-two"));
-    gh.fake.set_pull_files(OWNER, REPO, n, vec![PullFile::modified("app/alchemy.run.ts")]);
+    let (one, two) = (
+        FakeGitHub::sha("apps-v2-one"),
+        FakeGitHub::sha("apps-v2-two"),
+    );
+    gh.fake.set_pull_files(
+        OWNER,
+        REPO,
+        n,
+        vec![PullFile::modified("app/alchemy.run.ts")],
+    );
     gh.pr(&app, "opened", n, &one, &[], &[]).ok();
     let body = gh.comment(n).body;
-    assert!(row(&body, "site").contains("+2 ~0 -0 (will change)"), "{body}");
+    assert!(
+        row(&body, "site").contains("+2 ~0 -0 (will change)"),
+        "{body}"
+    );
     assert!(body.contains("`+` site (created)"), "{body}");
     let out = gh.pr(&app, "synchronize", n, &two, &[], &[("CONTENT", "v2")]);
     out.ok();
     let body = gh.comment(n).body;
-    assert!(row(&body, "site").contains("~1"), "{body}\n{}", out.context());
+    assert!(
+        row(&body, "site").contains("~1"),
+        "{body}\n{}",
+        out.context()
+    );
     assert!(body.contains("`~` site (updated)"), "{body}");
 }
 
@@ -808,10 +840,83 @@ fn a_stage_from_before_apps_goes_with_the_close_once_apps_are_set() {
     );
     let out = close_pr_5(&dir);
     out.ok();
-    assert!(out.stdout.contains("deployed before apps were configured"), "{}", out.context());
+    assert!(
+        out.stdout.contains("deployed before apps were configured"),
+        "{}",
+        out.context()
+    );
     let r = stage_5(&dir);
     assert_eq!(r.status, RecordStatus::Destroyed);
     assert_eq!(r.verified, Some(true));
-    let keys = DirStore::new(dir.path().join("store")).keys().expect("keys");
+    let keys = DirStore::new(dir.path().join("store"))
+        .keys()
+        .expect("keys");
     assert_eq!(keys.len(), 1, "no app stage was made: {keys:?}");
+}
+
+/// The comment's size: 50 apps, each with 20 long URLs and a failure whose
+/// log is far longer than a comment, through a real run (each app a small
+/// program of its own, run as a custom command) and the fake GitHub,
+/// which refuses a body over 65,536 characters as GitHub does. The
+/// comment fits, lists every app, and the job summary says the same.
+#[test]
+fn fifty_apps_with_long_urls_and_logs_fit_in_one_comment() {
+    let dir = Dir::new();
+    let mut config = String::from(
+        // Deployments and statuses off: this is about the comment (each
+        // is a request per app to the fake, 100 of them for statuses).
+        "alchemy-command: [sh, run.sh, \"{phase}\"]\noutputs-file: urls.json\nmax-parallel: 2\ndeployments: false\nstatus-check: false\napps:\n",
+    );
+    let script = r#"
+long=$(printf 'x%.0s' $(seq 1 900))
+{
+  printf '{'
+  for i in $(seq 1 20); do
+    [ "$i" -gt 1 ] && printf ','
+    printf '"u%s": "https://%s.example.test/%s?%s"' "$i" "$i" "$APP" "$long"
+  done
+  printf '}'
+} > urls.json
+for i in $(seq 1 100); do echo "$APP: step $i of the build went wrong <b>|</b> $long"; done
+exit 1
+"#;
+    for i in 0..50 {
+        let app = format!("a{i:02}");
+        dir.write(
+            &format!("apps/{app}/run.sh"),
+            format!("APP={app}\n{script}"),
+        );
+        config.push_str(&format!(
+            "  - {{name: {app}, working-directory: apps/{app}}}\n"
+        ));
+    }
+    dir.write("alchemy-ci.yml", &config);
+    let m = Mono {
+        dir,
+        fake: {
+            let fake = FakeGitHub::start();
+            fake.add_token(TOKEN, ACTIONS_BOT, TokenKind::Installation);
+            fake.add_repo(OWNER, REPO);
+            fake
+        },
+    };
+    let touched: Vec<String> = (0..50).map(|i| format!("apps/a{i:02}/run.sh")).collect();
+    let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+    m.pull(50, SHA1, &touched);
+    let out = m.run(&m.event("opened", 50, SHA1, None), &[]);
+    assert_eq!(out.code, 1, "{}", out.context());
+    let c = m.comment(50);
+    assert!(
+        c.chars().count() <= crate::fake_github::MAX_COMMENT_CHARS,
+        "{}",
+        c.len()
+    );
+    for i in 0..50 {
+        row(&c, &format!("a{i:02}"));
+    }
+    assert!(c.contains("50 failed"), "{c}");
+    let summary = std::fs::read_to_string(m.dir.path().join("step_summary")).expect("summary");
+    for i in 0..50 {
+        row(&summary, &format!("a{i:02}"));
+    }
 }

@@ -6,6 +6,7 @@
 //! before any call to GitHub), then one comment, job summary and set of
 //! outputs for them all.
 
+mod checks;
 mod facts;
 mod report;
 mod work;
@@ -40,7 +41,19 @@ pub fn carry_out(
     let base = apps_plan::event_decision(event, config, &facts)?;
     match base.action {
         Action::Deploy | Action::Destroy | Action::Read => {}
-        Action::Skip => return Ok(skip(session, &base, note)),
+        Action::Skip => {
+            let rows: Vec<apps_plan::RowData> = config
+                .apps
+                .iter()
+                .flatten()
+                .map(|a| apps_plan::RowData {
+                    why: Some(base.reason.clone()),
+                    ..apps_plan::RowData::new(&a.name, crate::apps::comment::AppStatus::NotAffected)
+                })
+                .collect();
+            checks::post(session, &base, &rows, checks::When::End);
+            return Ok(skip(session, &base, note));
+        }
         Action::Cleanup => {
             return cleanup::sweep(session, &base, &cleanup::SweepOptions::default())
         }
@@ -90,6 +103,9 @@ pub fn carry_out(
         });
     }
     post_comment(session, &plan, plan.comment_preview.as_deref());
+    let starting = crate::apps::comment::AppStatus::Deploying;
+    let start_rows = apps_plan::start_rows(&plan, &app_facts, &starting);
+    checks::post(session, &plan.event, &start_rows, checks::When::Start);
     let started = Instant::now();
     let work = Work::new(session, event, &facts, &app_facts, &plan, &dirs)
         .ok_or(crate::plan::PlanError::NoApps)?;
@@ -174,6 +190,7 @@ fn nothing_to_run(session: &Session, plan: &AppsPlan, app_facts: &AppFacts) -> u
     if touched {
         let body = report::render(plan, &rows, &session.run, false);
         post_comment(session, plan, body.as_deref());
+        checks::post(session, &plan.event, &rows, checks::When::End);
     }
     publish(session, plan, &rows, &[], "skipped");
     if session.json {
@@ -287,6 +304,7 @@ fn finish(session: &Session, plan: &AppsPlan, app_facts: &AppFacts, f: Finished<
     session.say(&format!("\n{}\n", render::term(&message)));
     let body = report::render(plan, &rows, &session.run, false);
     post_comment(session, plan, body.as_deref());
+    checks::post(session, &plan.event, &rows, checks::When::End);
     let mut reports: Vec<&Report> = f
         .results
         .values()
