@@ -398,7 +398,7 @@ fn gone_selection(
 fn acts_why(action: Action, force: Option<&Force>) -> String {
     match (action, force) {
         (Action::Destroy, Some(Force::App(_))) => "destroyed on request".into(),
-        (Action::Destroy, _) => "its stage goes away with the others".into(),
+        (Action::Destroy, _) => "it has a stage here".into(),
         _ => "read on request".into(),
     }
 }

@@ -920,3 +920,48 @@ exit 1
         row(&summary, &format!("a{i:02}"));
     }
 }
+
+/// Mistakes in `apps:` and around it are bad input: one line naming the
+/// problem, exit 2, nothing written, before any app runs.
+#[test]
+fn mistakes_about_apps_are_bad_input() {
+    let m = Mono::new();
+    let ev = m.event("opened", 3, SHA1, None);
+    let ev = ev.display().to_string();
+    let store = format!("dir:{}", m.dir.path().join("store").display());
+    let run = |flags: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--event",
+            ev.as_str(),
+            "--state-store",
+            store.as_str(),
+        ];
+        args.extend_from_slice(flags);
+        m.dir.run(&args)
+    };
+    let config = std::fs::read_to_string(m.dir.path().join("alchemy-ci.yml")).expect("config");
+
+    m.dir
+        .write("alchemy-ci.yml", config.replace("name: web", "name: Web"));
+    run(&[]).bad_input(&["alchemy-ci.yml", "app #2", "\"Web\" is not an app name"]);
+    m.dir.write(
+        "alchemy-ci.yml",
+        config.replace("API_URL: { from-app: api", "API_URL: { from-app: apii"),
+    );
+    run(&[]).bad_input(&["app web", "unknown app \"apii\""]);
+    m.dir.write("alchemy-ci.yml", &config);
+    run(&["--app", "nope"]).bad_input(&["app", "there is no app named nope (apps: api, web)"]);
+    std::fs::rename(
+        m.dir.path().join("apps/web"),
+        m.dir.path().join("apps/web-moved"),
+    )
+    .expect("move web");
+    run(&[]).bad_input(&["app web: working-directory apps/web is not a folder"]);
+    assert!(!m.dir.path().join("store").exists(), "nothing written");
+
+    let single = Dir::new();
+    single
+        .run(&["simulate", "--event", &ev, "--app", "api"])
+        .bad_input(&["app api: no apps are configured"]);
+}
