@@ -156,7 +156,11 @@ fn since_case(apps: &Apps, deployed: &BTreeMap<AppName, Presence>) {
 /// every app's own plan is made).
 fn whole_plan(yaml: &str) {
     let flags = alchemy_ci::config::FlagValues(
-        [("apps", yaml.to_owned()), ("alchemy-command", "v1".to_owned())].into(),
+        [
+            ("apps", yaml.to_owned()),
+            ("alchemy-command", "v1".to_owned()),
+        ]
+        .into(),
     );
     let env = alchemy_ci::env::Env::new();
     let dir = std::env::temp_dir();

@@ -147,6 +147,23 @@ impl Session {
         self.forge.as_ref().map(|f| f as &dyn Forge)
     }
 
+    /// GitHub for a call made after the stages were saved: none once a
+    /// stop request leaves too little time before the job is killed, and
+    /// calls that end by then otherwise.
+    pub fn forge_in_time(&self) -> Option<&dyn Forge> {
+        let forge = self.forge()?;
+        if let Some(at) = self.cancel.received_at() {
+            let deadline = at + STOP_BUDGET;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left < Duration::from_secs(1) {
+                tracing::warn!("skipping the remaining GitHub updates: the job is about to be stopped (the state was saved first)");
+                return None;
+            }
+            forge.set_deadline(deadline);
+        }
+        Some(forge)
+    }
+
     /// What can be checked before a stage is locked; see [`preflight`].
     pub fn preflight(&self, plan: &Plan) -> Result<(), CommandError> {
         preflight(plan, &self.app_dir, &self.env, &self.actions)

@@ -41,10 +41,18 @@ pub fn command(args: &StatusArgs, env: &super::Env) -> Result<u8, CommandError> 
 fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandError> {
     let all = session.store.key_records()?;
     let mut failed = 0;
+    // An app no longer in apps: has no folder to read it in: listed, not read.
+    let configured = |app: &crate::apps::spec::AppName| {
+        session
+            .config
+            .apps
+            .as_ref()
+            .is_some_and(|a| a.get(app).is_some())
+    };
     let deployed_apps: Vec<_> = all
         .iter()
         .filter(|(k, r)| {
-            k.app.is_some()
+            k.app.as_ref().is_some_and(configured)
                 && matches!(r, Ok(Some(r)) if r.status == crate::record::RecordStatus::Deployed)
         })
         .map(|(k, _)| k.clone())

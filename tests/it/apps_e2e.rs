@@ -965,3 +965,50 @@ fn mistakes_about_apps_are_bad_input() {
         .run(&["simulate", "--event", &ev, "--app", "api"])
         .bad_input(&["app api: no apps are configured"]);
 }
+
+/// By hand: `alchemy-ci deploy --json` deploys every app of the stage (in
+/// order) and prints one JSON document; `destroy --app web` destroys that
+/// app only.
+#[test]
+fn hand_runs_act_on_every_app_or_the_one_named() {
+    let m = Mono::new();
+    let store = format!("dir:{}", m.dir.path().join("store").display());
+    let out = m.dir.run(&[
+        "deploy",
+        "--stage",
+        "dev",
+        "--json",
+        "--state-store",
+        &store,
+    ]);
+    out.ok();
+    let report: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON document ({e})\n{}", out.context()));
+    assert_eq!(report["result"], "success", "{report:#}");
+    let apps: Vec<&str> = report["apps"]
+        .as_array()
+        .expect("apps")
+        .iter()
+        .filter_map(|r| r["app"].as_str())
+        .collect();
+    assert_eq!(apps, ["api", "web"], "api first: web reads its URL");
+    m.dir
+        .run(&[
+            "destroy",
+            "--stage",
+            "dev",
+            "--app",
+            "web",
+            "--state-store",
+            &store,
+        ])
+        .ok();
+    assert_eq!(
+        m.record("dev", "web").map(|r| r.status),
+        Some(RecordStatus::Destroyed)
+    );
+    assert_eq!(
+        m.record("dev", "api").map(|r| r.status),
+        Some(RecordStatus::Deployed)
+    );
+}

@@ -40,7 +40,7 @@ pub fn post(session: &Session, event: &Plan, rows: &[RowData], when: When) {
         .iter()
         .any(|s| matches!(s.kind, StepKind::CommitStatus { .. }));
     let deploys = event.action == Action::Deploy || not_needed;
-    if !deploys || !session.config.status_check.posts() {
+    if !deploys {
         return;
     }
     let phases: Vec<AppPhase<'_>> = rows

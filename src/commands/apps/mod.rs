@@ -226,13 +226,14 @@ fn legacy_only(session: &Session, plan: &AppsPlan, r: &Report) -> u8 {
 
 /// Posts (or updates) the PR's apps comment; GitHub never fails a run.
 fn post_comment(session: &Session, plan: &AppsPlan, body: Option<&str>) {
-    let (Some(body), Some(pr), Some(forge)) = (body, apps_plan::comment_pr(plan), session.forge())
-    else {
-        return;
-    };
     if !session.config.comment {
         return;
     }
+    let (Some(body), Some(pr), Some(forge)) =
+        (body, apps_plan::comment_pr(plan), session.forge_in_time())
+    else {
+        return;
+    };
     if let Err(e) = forge.upsert_marked_comment(pr, &marker(pr), body) {
         let msg = format!("could not update the PR comment: {e}");
         tracing::warn!("{msg}");
