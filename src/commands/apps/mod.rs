@@ -37,31 +37,31 @@ pub fn carry_out(
     facts: Facts,
     note: Option<&str>,
 ) -> Result<u8, CommandError> {
-    let config = &session.config;
-    let base = apps_plan::event_decision(event, config, &facts)?;
+    let base = apps_plan::event_decision(event, &session.config, &facts)?;
     match base.action {
-        Action::Deploy | Action::Destroy | Action::Read => {}
-        Action::Skip => {
-            let rows: Vec<apps_plan::RowData> = config
-                .apps
-                .iter()
-                .flatten()
-                .map(|a| apps_plan::RowData {
-                    why: Some(base.reason.clone()),
-                    ..apps_plan::RowData::new(&a.name, crate::apps::comment::AppStatus::NotAffected)
-                })
-                .collect();
-            checks::post(session, &base, &rows, checks::When::End);
-            return Ok(skip(session, &base, note));
+        Action::Deploy | Action::Destroy | Action::Read => {
+            run_apps(session, event, facts, base, note)
         }
-        Action::Cleanup => {
-            return cleanup::sweep(session, &base, &cleanup::SweepOptions::default())
-        }
-        Action::Status => return status::show(session, false),
+        _ => no_app_runs(session, event, facts, base, note),
+    }
+}
+
+/// An event that runs no app: a skip, the sweep, the status, or a
+/// comment's answer.
+fn no_app_runs(
+    session: &Session,
+    event: &Event,
+    facts: Facts,
+    base: Plan,
+    note: Option<&str>,
+) -> Result<u8, CommandError> {
+    match base.action {
+        Action::Cleanup => cleanup::sweep(session, &base, &cleanup::SweepOptions::default()),
+        Action::Status => status::show(session, false),
         // A comment's answer, or its approval for a second step: no
         // stage is touched.
         Action::Reply | Action::Approve => {
-            return super::run::carry_out_single(session, event, facts, note)
+            super::run::carry_out_single(session, event, facts, note)
         }
         Action::Redeploy | Action::Keep | Action::Unlock | Action::Warn => {
             let reason = format!(
@@ -74,20 +74,42 @@ pub fn carry_out(
                 steps: Vec::new(),
                 ..base
             };
-            return Ok(skip(session, &skipped, note));
+            Ok(skip(session, &skipped, note))
+        }
+        _ => {
+            // A pull request that needs no preview: every app says so.
+            let rows: Vec<apps_plan::RowData> = session
+                .config
+                .apps
+                .iter()
+                .flatten()
+                .map(|a| apps_plan::RowData {
+                    why: Some(base.reason.clone()),
+                    ..apps_plan::RowData::new(&a.name, crate::apps::comment::AppStatus::NotAffected)
+                })
+                .collect();
+            checks::post(session, &base, &rows, checks::When::End);
+            Ok(skip(session, &base, note))
         }
     }
+}
+
+/// A deploy, destroy or read of the apps: their facts and plan, checked
+/// before anything is written, then the apps in order, then the report.
+fn run_apps(
+    session: &Session,
+    event: &Event,
+    facts: Facts,
+    base: Plan,
+    note: Option<&str>,
+) -> Result<u8, CommandError> {
+    let config = &session.config;
     let apps = config.apps.as_ref().ok_or(crate::plan::PlanError::NoApps)?;
     let dirs = facts::app_dirs(apps)?;
     let app_facts = facts::gather(session, event, &base, &dirs)?;
     let plan = apps_plan::decide_apps(event, config, &facts, base, &app_facts)?;
     for p in &plan.apps {
-        if let (Some(app), true) = (&p.app, p.steps.is_empty()) {
-            tracing::debug!("app {app}: nothing to do");
-            continue;
-        }
-        let dir = p.app.as_ref().and_then(|a| dirs.get(a));
-        if let Some(dir) = dir {
+        if let Some(dir) = p.app.as_ref().and_then(|a| dirs.get(a)) {
             session.preflight_in(p, dir)?;
         }
     }
