@@ -1,5 +1,8 @@
 //! What deciding the affected apps adds to a run: a pull request with
-//! 3,000 changed files (GitHub's cap) in a repository with 50 apps.
+//! 3,000 changed files (GitHub's cap) in a repository with 50 apps, then
+//! what changed since each deployed app's preview (GitHub lists 300
+//! files of a comparison), and the whole plan of the run: the event's
+//! decision, the affected apps, the order and every app's own plan.
 //!
 //! Run: `cargo bench --bench apps`. Prints medians; numbers and the
 //! machine they came from go in docs/BENCHMARKS.md.
@@ -7,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use alchemy_ci::apps::affected::{self, ChangedFiles, Inputs, Presence};
+use alchemy_ci::apps::affected::{self, ChangedFiles, Inputs, Presence, Since};
+use alchemy_ci::apps::plan::{self as apps_plan, AppFacts};
 use alchemy_ci::apps::spec::{AppName, Apps};
 
 const APPS: usize = 50;
@@ -110,4 +114,91 @@ fn main() {
         });
         println!("| decide: {what} | {decide:.2?} (200 runs) |");
     }
+    since_case(&apps, &deployed);
+    whole_plan(&yaml);
+}
+
+/// The affected apps when every deployed app also knows what changed
+/// since its preview: 300 files each (a comparison's cap), one of them
+/// its own.
+fn since_case(apps: &Apps, deployed: &BTreeMap<AppName, Presence>) {
+    let changed = ChangedFiles::Known {
+        files: files(|i| format!("apps/app-{:02}", i % APPS)),
+    };
+    let since: BTreeMap<AppName, ChangedFiles> = deployed
+        .keys()
+        .map(|a| {
+            let mut f: Vec<String> = files(|i| format!("vendor/lib-{}", i % 17))
+                .into_iter()
+                .take(299)
+                .collect();
+            f.push(format!("apps/{a}/src/index.ts"));
+            (a.clone(), ChangedFiles::Known { files: f })
+        })
+        .collect();
+    let took = time(200, || {
+        affected::decide_push(
+            &Inputs {
+                apps,
+                changed: &changed,
+                deployed,
+                force: None,
+            },
+            Some(&Since { files: &since }),
+        )
+        .expect("decides")
+    });
+    println!("| decide, with what changed since each of 25 previews (300 files each) | {took:.2?} (200 runs) |");
+}
+
+/// The whole plan of a run: `apps::plan::decide` for a pull request
+/// event, 3,000 files spread over the 50 apps (every app deploys, so
+/// every app's own plan is made).
+fn whole_plan(yaml: &str) {
+    let flags = alchemy_ci::config::FlagValues(
+        [
+            ("apps", yaml.to_owned()),
+            ("alchemy-command", "v1".to_owned()),
+        ]
+        .into(),
+    );
+    let env = alchemy_ci::env::Env::new();
+    let dir = std::env::temp_dir();
+    let config = alchemy_ci::config::resolve(&alchemy_ci::config::Sources {
+        flags: &flags,
+        env: &env,
+        root: &dir,
+    })
+    .expect("config");
+    let payload = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/webhooks/pull_request.synchronize.json"),
+    )
+    .expect("fixture");
+    let event = alchemy_ci::event::parse(
+        std::path::Path::new("event.json"),
+        &payload,
+        &alchemy_ci::event::NameHint::default(),
+    )
+    .expect("event");
+    let facts = alchemy_ci::plan::Facts {
+        alchemy: alchemy_ci::alchemy::detect(&config.alchemy_command, &dir),
+        can_post: true,
+        live_pr: None,
+        record: None,
+        run: Default::default(),
+        commenter_permission: None,
+        pull_head: None,
+    };
+    let app_facts = AppFacts {
+        changed: Some(ChangedFiles::Known {
+            files: files(|i| format!("apps/app-{:02}", i % APPS)),
+        }),
+        records: Some(BTreeMap::new()),
+        ..AppFacts::default()
+    };
+    let took = time(50, || {
+        apps_plan::decide(&event, &config, &facts, &app_facts).expect("plans")
+    });
+    println!("| the whole plan: 3,000 files, all 50 apps deploy, each app's plan | {took:.2?} (50 runs) |");
 }

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::apps::spec::{AppName, Apps};
 use crate::config::Config;
 use crate::plan::{self, Facts, Plan, SweepFinding};
 use crate::record::{Record, RecordStatus};
 use crate::stage::{PrNumber, Stage, StagePrefix};
-use crate::state::Snapshot;
+use crate::state::{Snapshot, StateKey};
 use crate::time::Timestamp;
 use crate::ttl::{self, StageTimes, TtlPolicy, TtlVerdict};
 
@@ -37,6 +38,9 @@ pub enum Verdict {
 #[derive(Debug, Clone, Serialize)]
 pub struct Candidate {
     pub stage: Stage,
+    /// The app whose stage this is (`<stage>@<app>`), with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub pr: Option<PrNumber>,
     pub verdict: Verdict,
     pub reason: String,
@@ -46,6 +50,52 @@ pub struct Candidate {
     /// The destroy is a ttl expiry.
     #[serde(skip)]
     pub expired: bool,
+}
+
+impl Candidate {
+    /// Where the stage is stored: `pr-7`, or `pr-7@api`.
+    pub fn key(&self) -> StateKey {
+        StateKey {
+            stage: self.stage.clone(),
+            app: self.app.clone(),
+        }
+    }
+}
+
+/// Every stored key's verdict: stages as [`select`] judges them, and the
+/// stages of apps the same way when the app is configured. An app's stage
+/// whose app is no longer in `apps:` is kept: without its folder and
+/// command there is no way to destroy it, and the listing says so.
+pub fn select_keys(
+    records: &[(StateKey, Result<Option<Record>, String>)],
+    open: &OpenPulls,
+    p: &Policy<'_>,
+    apps: Option<&Apps>,
+) -> Vec<Candidate> {
+    records
+        .iter()
+        .map(|(key, record)| {
+            let mut c = classify(&key.stage, record, open, p);
+            c.app.clone_from(&key.app);
+            let Some(app) = &key.app else {
+                return c;
+            };
+            if c.verdict == Verdict::Warn {
+                // The warning is the single stage's comment's; an app's
+                // stage is removed at its expiry without one.
+                c.verdict = Verdict::Keep;
+                c.reason = format!("{}; apps' stages are not warned, only removed", c.reason);
+            }
+            if apps.and_then(|a| a.get(app)).is_none() && c.verdict == Verdict::Destroy {
+                c.verdict = Verdict::Keep;
+                c.reason = format!(
+                    "{}, but app {app} is not in apps: any more; add it back to destroy its stage, or forget it with state rm --force",
+                    c.reason
+                );
+            }
+            c
+        })
+        .collect()
 }
 
 /// The knobs of a sweep.
@@ -88,6 +138,7 @@ pub fn classify(
     let pr = stage.pr_number(p.prefix);
     let verdict = |verdict, reason: String| Candidate {
         stage: stage.clone(),
+        app: None,
         pr,
         verdict,
         reason,
@@ -166,6 +217,7 @@ fn by_age(r: &Record, labels: Option<&Vec<String>>, p: &Policy<'_>) -> Option<Ca
     let labels = labels.map_or(&[][..], Vec::as_slice);
     let c = |verdict, reason: String| Candidate {
         stage: r.stage.clone(),
+        app: None,
         pr: None,
         verdict,
         reason,
@@ -234,6 +286,19 @@ pub fn ttl_texts(config: &Config) -> Option<ttl::TextInput<'_>> {
 /// could not be read): the destroy, or a skip that says why the stage is
 /// kept. The listing that nominated the stage is minutes old by now.
 pub fn recheck(
+    sweep: &Plan,
+    config: &Config,
+    facts: &Facts,
+    c: &Candidate,
+    replaced: &Snapshot,
+    p: &Policy<'_>,
+) -> Plan {
+    let mut plan = recheck_stage(sweep, config, facts, c, replaced, p);
+    plan.app.clone_from(&c.app);
+    plan
+}
+
+fn recheck_stage(
     sweep: &Plan,
     config: &Config,
     facts: &Facts,

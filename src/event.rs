@@ -91,6 +91,8 @@ pub struct Event {
     pub payload: Payload,
 }
 
+// One event is read per run: a pull request's size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Payload {
@@ -158,7 +160,7 @@ impl fmt::Display for PrAction {
 }
 
 /// A commit SHA as GitHub sends it: 40 (SHA-1) or 64 (SHA-256) hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct CommitSha(String);
 
@@ -202,6 +204,9 @@ pub struct PullRequest {
     pub head_ref: String,
     pub head_sha: CommitSha,
     pub base_ref: String,
+    /// The base branch's commit when the event was sent: what the changed
+    /// files are compared against when they come from the checkout.
+    pub base_sha: CommitSha,
     /// `None` when GitHub no longer knows the head repository (a deleted fork).
     pub head_repo: Option<String>,
     pub base_repo: Option<String>,
@@ -227,6 +232,8 @@ impl PullRequest {
 pub struct Push {
     /// The full ref, e.g. `refs/heads/main` or `refs/tags/v1`.
     pub git_ref: String,
+    /// The branch's commit before the push; `None` for a new branch.
+    pub before: Option<CommitSha>,
     pub after: CommitSha,
     pub deleted: bool,
 }
@@ -320,6 +327,12 @@ fn typed_payload(typed: &Typed<'_>) -> Result<(Option<String>, Payload), EventEr
             let raw: RawPush = typed.read()?;
             let push = Push {
                 git_ref: raw.git_ref,
+                // All zeros: the branch is new, there is nothing before.
+                before: raw
+                    .before
+                    .as_deref()
+                    .and_then(CommitSha::parse)
+                    .filter(|c| c.as_str().bytes().any(|b| b != b'0')),
                 after: raw.after,
                 deleted: raw.deleted.unwrap_or(false),
             };
@@ -535,6 +548,7 @@ impl RawPrEvent {
             head_ref: pr.head.git_ref,
             head_sha: pr.head.sha,
             base_ref: pr.base.git_ref,
+            base_sha: pr.base.sha,
             head_repo: pr.head.repo.map(|r| r.full_name.to_string()),
             base_repo: pr.base.repo.map(|r| r.full_name.to_string()),
             labels: pr.labels.into_iter().map(|l| l.name).collect(),
@@ -547,6 +561,7 @@ impl RawPrEvent {
 struct RawPush {
     #[serde(rename = "ref")]
     git_ref: String,
+    before: Option<String>,
     after: CommitSha,
     deleted: Option<bool>,
     repository: Option<RawRepo>,

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::alchemy::{self, Detected, Phase};
+use crate::apps::spec::AppName;
 use crate::config::{Command, Config, EnvValue, StateStoreSpec};
 use crate::event::{CommitSha, Event, Login, NameSource, Payload, PrAction, PullRequest, Push};
 use crate::github::commands_api::PullHead;
@@ -122,6 +123,10 @@ pub enum PlanError {
         input: &'static str,
         message: String,
     },
+    #[error("no apps are configured (the apps input)")]
+    NoApps,
+    #[error("apps: {0}")]
+    Apps(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -327,6 +332,10 @@ pub struct Plan {
     pub repository: Option<String>,
     pub action: Action,
     pub stage: Option<Stage>,
+    /// The app whose stage this is (kept under `<stage>@<app>`), in a
+    /// repository with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub reason: String,
     pub pull_request: Option<PrSummary>,
     /// The pull request whose comment the run updates: the event's, or the
@@ -885,6 +894,7 @@ impl Decider<'_> {
             repository: self.event.repository.clone(),
             action,
             stage,
+            app: None,
             reason: shaped.reason,
             pr: pr_number,
             pull_request: pr.map(PrSummary::of),
@@ -1358,6 +1368,7 @@ pub fn sweep_destroy(
         repository: sweep.repository.clone(),
         action: Action::Destroy,
         stage: Some(stage.clone()),
+        app: None,
         reason,
         pull_request: None,
         pr,
@@ -1426,6 +1437,7 @@ pub fn skip(base: &Plan, stage: &Stage, pr: Option<PrNumber>, reason: String) ->
         repository: base.repository.clone(),
         action: Action::Skip,
         stage: Some(stage.clone()),
+        app: None,
         reason,
         pull_request: None,
         pr,

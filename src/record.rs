@@ -5,13 +5,16 @@
 //! `format`, `stage`, `pr`, `head_sha`, `status`, `urls`, `created_at`,
 //! `updated_at`, `deployed_at`, `closed_at`, `run_url`, `lock`, `files`,
 //! `error`, `remaining`, and, when known or not empty, `state`, `verified`,
-//! `note`, `lock_history`, `keep_until`, `warned_at` and `approved`. Unknown fields are ignored so older readers
-//! can read newer records; a higher `format` is refused.
+//! `note`, `lock_history`, `keep_until`, `warned_at` and `approved`, and
+//! `app` in the record of an app's stage (see docs/monorepo.md). Unknown
+//! fields are ignored so older readers can read newer records; a higher
+//! `format` is refused.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::apps::spec::AppName;
 use crate::event::CommitSha;
 use crate::github::comment::NamedUrl;
 use crate::pr_command::approval::Approval;
@@ -132,6 +135,10 @@ pub const LOCK_HISTORY: usize = 10;
 pub struct Record {
     pub format: u32,
     pub stage: Stage,
+    /// The app, in the record of an app's stage (`<stage>@<app>`); absent
+    /// for a repository without `apps:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     #[serde(default)]
     pub pr: Option<PrNumber>,
     #[serde(default)]
@@ -191,6 +198,7 @@ impl Record {
         Self {
             format: RECORD_FORMAT,
             stage,
+            app: None,
             pr: None,
             head_sha: None,
             status,
@@ -243,5 +251,37 @@ impl Record {
         let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
         v.push(b'\n');
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(app: Option<&str>) -> Record {
+        let stage = Stage::parse_stored("pr-7").expect("stage");
+        let mut r = Record::new(stage, RecordStatus::Deployed, Timestamp::from_unix(0));
+        r.app = app.map(|a| AppName::parse(a).expect("app"));
+        r
+    }
+
+    /// A repository without `apps:` writes the record it always wrote: no
+    /// `app` field at all.
+    #[test]
+    fn a_single_app_record_has_no_app_field() {
+        let json: serde_json::Value =
+            serde_json::from_slice(&record(None).to_json()).expect("json");
+        assert!(json.get("app").is_none(), "{json}");
+    }
+
+    #[test]
+    fn an_apps_record_keeps_its_app_and_refuses_a_bad_one() {
+        let r = record(Some("api"));
+        let back = Record::from_json(&r.to_json()).expect("reads back");
+        assert_eq!(back, r);
+        let mut json: serde_json::Value = serde_json::from_slice(&r.to_json()).expect("json");
+        json["app"] = serde_json::json!("../x");
+        let bad = serde_json::to_vec(&json).expect("bytes");
+        assert!(Record::from_json(&bad).is_err_and(|e| e.contains("not an app name")));
     }
 }

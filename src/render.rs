@@ -4,8 +4,12 @@
 
 use std::fmt::Write as _;
 
+use crate::apps::spec::AppName;
 use crate::config::EnvValue;
 use crate::plan::{Action, Plan, Step, StepKind};
+use crate::stage::Stage;
+
+pub mod apps;
 
 pub fn plan(p: &Plan) -> String {
     let mut out = event_lines(p);
@@ -13,6 +17,15 @@ pub fn plan(p: &Plan) -> String {
     out.push_str(&decision_lines(p));
     out.push_str(&detail_lines(p));
     out
+}
+
+/// A stage as its steps name it: `pr-7`, or `pr-7@api` for an app's
+/// stage (where it is stored and locked).
+fn shown(stage: &Stage, app: Option<&AppName>) -> String {
+    match app {
+        Some(a) => format!("{stage}@{a}"),
+        None => stage.to_string(),
+    }
 }
 
 /// What event was understood: its name and repository, and the PR.
@@ -84,9 +97,10 @@ fn event_lines(p: &Plan) -> String {
 /// What will happen to which stage, and why.
 fn decision_lines(p: &Plan) -> String {
     let verb = p.action.as_str().to_uppercase();
+    let app = p.app.as_ref();
     let head = match (&p.stage, p.action) {
-        (Some(stage), Action::Skip) => format!("→ SKIP (stage {stage})"),
-        (Some(stage), _) => format!("→ {verb} stage {stage}"),
+        (Some(stage), Action::Skip) => format!("→ SKIP (stage {})", shown(stage, app)),
+        (Some(stage), _) => format!("→ {verb} stage {}", shown(stage, app)),
         (None, _) => format!("→ {verb}"),
     };
     format!(
@@ -114,12 +128,7 @@ fn detail_lines(p: &Plan) -> String {
     if let Some(a) = &p.alchemy {
         let _ = writeln!(out, "\nAlchemy  {} ({})", a.flavor, term(&a.why));
     }
-    if !p.steps.is_empty() {
-        out.push_str("\nSteps\n");
-        for (i, s) in p.steps.iter().enumerate() {
-            let _ = writeln!(out, "  {:>2}. {}", i + 1, describe(s));
-        }
-    }
+    out.push_str(&steps_lines(p, ""));
     if let Some(body) = &p.comment_preview {
         out.push_str("\nComment preview (posted on the PR when the run starts)\n");
         for line in body.lines() {
@@ -136,8 +145,21 @@ fn detail_lines(p: &Plan) -> String {
     out
 }
 
-fn describe(s: &Step) -> String {
-    let text = step_text(&s.kind);
+/// The numbered steps, each line after `indent`.
+fn steps_lines(p: &Plan, indent: &str) -> String {
+    let mut out = String::new();
+    if !p.steps.is_empty() {
+        let _ = writeln!(out, "\n{indent}Steps");
+        for (i, s) in p.steps.iter().enumerate() {
+            let step = describe(s, p.app.as_ref()).replace("\n", &format!("\n{indent}"));
+            let _ = writeln!(out, "{indent}  {:>2}. {step}", i + 1);
+        }
+    }
+    out
+}
+
+fn describe(s: &Step, app: Option<&AppName>) -> String {
+    let text = step_text(&s.kind, app);
     if s.always {
         format!("{text} (always, even after a failure)")
     } else {
@@ -145,14 +167,17 @@ fn describe(s: &Step) -> String {
     }
 }
 
-fn step_text(kind: &StepKind) -> String {
+fn step_text(kind: &StepKind, app: Option<&AppName>) -> String {
+    let key = |stage: &Stage| shown(stage, app);
     match kind {
-        StepKind::AcquireLock { stage } => {
-            format!("lock stage {stage}, then decide again from its record and the PR's live state")
-        }
-        StepKind::RestoreState { stage, store } => {
-            format!("restore only stage {stage}'s state into .alchemy/ from {store}")
-        }
+        StepKind::AcquireLock { stage } => format!(
+            "lock stage {}, then decide again from its record and the PR's live state",
+            key(stage)
+        ),
+        StepKind::RestoreState { stage, store } => format!(
+            "restore only stage {}'s state into .alchemy/ from {store}",
+            key(stage)
+        ),
         StepKind::Comment { status } => {
             format!("post or update the PR comment: {}", status.as_str())
         }
@@ -182,26 +207,32 @@ fn step_text(kind: &StepKind) -> String {
             cwd,
             env,
         } => run_alchemy_text(*phase, argv, cwd, env),
-        StepKind::VerifyDestroyed { stage, check } => verify_text(stage, check.as_deref()),
-        StepKind::CollectUrls { stage } => format!("collect stage {stage}'s URLs from its state"),
-        StepKind::SaveState { stage, store } => format!("save stage {stage}'s state to {store}"),
+        StepKind::VerifyDestroyed { stage, check } => verify_text(&key(stage), check.as_deref()),
+        StepKind::CollectUrls { stage } => {
+            format!("collect stage {}'s URLs from its state", key(stage))
+        }
+        StepKind::SaveState { stage, store } => {
+            format!("save stage {}'s state to {store}", key(stage))
+        }
         StepKind::WriteRecord {
             stage,
             on_success,
             on_failure,
             tombstone,
         } => format!(
-            "write stage {stage}'s record: {on_success}{} or {on_failure}",
+            "write stage {}'s record: {on_success}{} or {on_failure}",
+            key(stage),
             if *tombstone {
                 " (kept as a tombstone of the closed PR)"
             } else {
                 ""
             }
         ),
-        StepKind::ReleaseLock { stage } => format!("unlock stage {stage}"),
-        StepKind::RefreshRecord { stage } => {
-            format!("refresh stage {stage}'s record with its URLs (its state files are written back unchanged)")
-        }
+        StepKind::ReleaseLock { stage } => format!("unlock stage {}", key(stage)),
+        StepKind::RefreshRecord { stage } => format!(
+            "refresh stage {}'s record with its URLs (its state files are written back unchanged)",
+            key(stage)
+        ),
         StepKind::ListStages { .. }
         | StepKind::ListOpenPullRequests
         | StepKind::SelectOrphans { .. }
@@ -296,6 +327,7 @@ fn run_alchemy_text(
                 from,
                 secret: false,
             } => format!("{k}=${from}"),
+            EnvValue::FromApp { app, output } => format!("{k}=<{output} of app {app}>"),
         })
         .collect();
     format!(
@@ -306,7 +338,7 @@ fn run_alchemy_text(
     )
 }
 
-fn verify_text(stage: &crate::stage::Stage, check: Option<&[String]>) -> String {
+fn verify_text(stage: &str, check: Option<&[String]>) -> String {
     let text = format!(
         "verify that stage {stage} has no state left (Alchemy exits 0 even when a destroy fails)"
     );

@@ -23,6 +23,31 @@ use crate::cancel::{signal_name, Cancel};
 /// How much of the output is kept for the record and the PR comment.
 const TAIL_LINES: usize = 200;
 
+/// How much of the start of the output a [`Head`] keeps: enough for the
+/// plan Alchemy v2 prints before it deploys, one line per resource.
+pub const HEAD_LINES: usize = 5_000;
+
+/// The first lines of a run's output, kept when asked for (the plan
+/// Alchemy v2 prints first). Shared with the caller, who reads it after
+/// the run; a runner that does not fill it leaves it empty.
+#[derive(Debug, Clone, Default)]
+pub struct Head(Arc<Mutex<Vec<String>>>);
+
+impl Head {
+    fn push(&self, line: &str) {
+        if let Ok(mut h) = self.0.lock() {
+            if h.len() < HEAD_LINES {
+                h.push(line.to_owned());
+            }
+        }
+    }
+
+    /// The lines kept so far, joined.
+    pub fn text(&self) -> String {
+        self.0.lock().map(|h| h.join("\n")).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub argv: Vec<String>,
@@ -38,6 +63,8 @@ pub struct Invocation {
     pub actions_group: Option<String>,
     /// Send the program's stdout to our stderr.
     pub stdout_to_stderr: bool,
+    /// Keep the first lines of the output here.
+    pub head: Option<Head>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,11 +232,11 @@ pub fn run(inv: &Invocation, cancel: &Cancel) -> Result<Finished, RunError> {
         child
             .stdout
             .take()
-            .map(|s| pump(s, to_stderr, Arc::clone(&tail))),
+            .map(|s| pump(s, to_stderr, Arc::clone(&tail), inv.head.clone())),
         child
             .stderr
             .take()
-            .map(|s| pump(s, true, Arc::clone(&tail))),
+            .map(|s| pump(s, true, Arc::clone(&tail), inv.head.clone())),
     ];
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
@@ -334,6 +361,7 @@ fn pump<R: Read + Send + 'static>(
     src: R,
     to_stderr: bool,
     tail: Arc<Mutex<VecDeque<String>>>,
+    head: Option<Head>,
 ) -> std::thread::JoinHandle<()> {
     let colour = crate::env::colour(if to_stderr {
         std::io::stderr().is_terminal()
@@ -358,11 +386,15 @@ fn pump<R: Read + Send + 'static>(
                         let _ = o.write_all(shown);
                         let _ = o.flush();
                     }
+                    let kept = text.trim_end_matches(['\n', '\r']);
+                    if let Some(h) = &head {
+                        h.push(kept);
+                    }
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == TAIL_LINES {
                             t.pop_front();
                         }
-                        t.push_back(text.trim_end_matches(['\n', '\r']).to_owned());
+                        t.push_back(kept.to_owned());
                     }
                 }
             }
@@ -433,6 +465,7 @@ mod tests {
             grace: Duration::from_millis(500),
             actions_group: None,
             stdout_to_stderr: false,
+            head: None,
         }
     }
 

@@ -45,7 +45,7 @@ impl Verification {
     }
 
     /// The one-line result of the destroy, as the log and the summary say it.
-    pub fn message(&self, stage: &Stage) -> String {
+    pub fn message(&self, stage: &dyn std::fmt::Display) -> String {
         match self {
             Self::StateGone => format!("destroyed {stage} (verified: none of its state is left)"),
             Self::VerifyCommand => format!("destroyed {stage} (verified by verify-command)"),
@@ -110,6 +110,7 @@ pub fn run(check: &Check<'_>, stage: &Stage) -> Result<Verification, String> {
         grace: check.grace,
         actions_group: check.actions_group.clone(),
         stdout_to_stderr: check.stdout_to_stderr,
+        head: None,
     };
     let finished = process::run(&inv, check.cancel)
         .map_err(|e| format!("verify-command for {stage} could not run: {e}"))?;

@@ -152,8 +152,29 @@ pub struct Inputs<'a> {
     pub force: Option<&'a Force>,
 }
 
+/// What changed since each deployed app's preview was made: for an app
+/// live at commit `c`, the files between `c` and the commit this event
+/// deploys, when they could be read.
+#[derive(Debug, Clone, Copy)]
+pub struct Since<'a> {
+    pub files: &'a BTreeMap<AppName, ChangedFiles>,
+}
+
 /// Decides, for every app, whether this event deploys it. Pure.
 pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
+    decide_push(inputs, None)
+}
+
+/// [`decide`], knowing what changed since each deployed app's preview
+/// was made: an app the pull request touches whose files did not change
+/// since is kept (its preview already runs this code, say after a push
+/// that touched only another app); an app whose files changed since
+/// deploys even when the pull request as a whole no longer touches it (a
+/// reverted change: its preview must follow).
+pub fn decide_push(
+    inputs: &Inputs<'_>,
+    since: Option<&Since<'_>>,
+) -> Result<Affected, AffectedError> {
     let apps = inputs.apps;
     let mut notes = Vec::new();
     let mut verdicts: Vec<Option<Verdict>> = vec![None; apps.len()];
@@ -203,6 +224,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
             }
         },
     }
+    if let (None, Some(since)) = (inputs.force, since) {
+        follow_changes(apps, since, &mut verdicts);
+    }
     pull_in_dependencies(apps, inputs.deployed, &mut verdicts);
     let decided = apps
         .iter()
@@ -219,6 +243,35 @@ pub fn decide(inputs: &Inputs<'_>) -> Result<Affected, AffectedError> {
         apps: decided,
         notes,
     })
+}
+
+/// Narrows (and widens) the pull request's verdicts to what changed
+/// since each deployed app's preview was made; see [`decide_push`].
+fn follow_changes(apps: &Apps, since: &Since<'_>, verdicts: &mut [Option<Verdict>]) {
+    for (slot, app) in verdicts.iter_mut().zip(apps) {
+        let Some(ChangedFiles::Known { files }) = since.files.get(&app.name) else {
+            continue;
+        };
+        let touched = files.iter().find_map(|f| {
+            app.paths.matched_by(f).map(|g| Verdict::Deploy {
+                because: Because::Path {
+                    file: f.clone(),
+                    pattern: g.as_str().to_owned(),
+                },
+            })
+        });
+        let by_path = matches!(
+            slot,
+            Some(Verdict::Deploy {
+                because: Because::Path { .. }
+            })
+        );
+        match touched {
+            Some(v) if slot.is_none() => *slot = Some(v),
+            None if by_path => *slot = None,
+            _ => {}
+        }
+    }
 }
 
 /// Marks every dependency of a deploying app that is not deployed for the
@@ -485,6 +538,45 @@ mod tests {
             assert!(a.notes[0].contains(note), "{}", a.notes[0]);
             assert!(a.notes[0].contains("every app is treated as affected"));
         }
+    }
+
+    /// Scenario: a pull request touched `api` in an earlier push, and this
+    /// push touches only `web`. Nothing of `api` changed since its preview
+    /// was deployed: it is kept. `docs`, whose files changed since its
+    /// preview though the pull request as a whole no longer touches it (a
+    /// reverted change), deploys so its preview follows.
+    #[test]
+    fn only_what_changed_since_each_preview_redeploys() {
+        let apps = apps(MONO);
+        let deployed = BTreeMap::from([(n("api"), Deployed), (n("docs"), Deployed)]);
+        let pr_files = known(&["apps/api/a.ts", "apps/web/b.tsx"]);
+        let inputs = Inputs {
+            apps: &apps,
+            changed: &pr_files,
+            deployed: &deployed,
+            force: None,
+        };
+        let since = BTreeMap::from([
+            (n("api"), known(&["apps/web/b.tsx"])),
+            (n("docs"), known(&["apps/web/b.tsx", "docs/x.md"])),
+        ]);
+        let got = verdicts(&decide_push(&inputs, Some(&Since { files: &since })).expect("decides"));
+        assert_eq!(
+            got,
+            [
+                row("api", "keep (Deployed)"),
+                row("web", "deploy: apps/web/b.tsx (apps/web/**)"),
+                row("docs", "deploy: docs/x.md (docs/**)"),
+                row("admin", "not affected"),
+            ]
+        );
+        // What changed since is unknown (a force push, no history): the
+        // pull request's files decide.
+        let unknown = BTreeMap::from([(n("api"), ChangedFiles::Unknown { why: "x".into() })]);
+        let got =
+            verdicts(&decide_push(&inputs, Some(&Since { files: &unknown })).expect("decides"));
+        assert_eq!(got[0], row("api", "deploy: apps/api/a.ts (apps/api/**)"));
+        assert_eq!(got[2], row("docs", "keep (Deployed)"));
     }
 
     #[test]

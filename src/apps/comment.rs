@@ -140,7 +140,9 @@ pub struct AppRow<'a> {
 /// The whole comment.
 #[derive(Debug, Clone)]
 pub struct PrComment<'a> {
-    pub pr: PrNumber,
+    /// The pull request; `None` for a stage that is not a PR's (a branch
+    /// stage), which has a job summary but no comment.
+    pub pr: Option<PrNumber>,
     pub stage: &'a Stage,
     /// `<server>/<owner>/<repo>`, for commit links.
     pub repo_url: Option<&'a str>,
@@ -244,16 +246,22 @@ fn render_within(c: &PrComment<'_>, limit: usize, with_marker: bool) -> String {
 
 fn frame_head(c: &PrComment<'_>, with_marker: bool) -> String {
     let mut out = String::new();
-    if with_marker {
-        let _ = writeln!(out, "{}", marker(c.pr));
+    match c.pr {
+        Some(pr) => {
+            if with_marker {
+                let _ = writeln!(out, "{}", marker(pr));
+            }
+            let _ = writeln!(
+                out,
+                "### Previews of #{pr} (`{}`) · {}\n",
+                c.stage,
+                headline(c.rows)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "### Apps of `{}` · {}\n", c.stage, headline(c.rows));
+        }
     }
-    let _ = writeln!(
-        out,
-        "### Previews of #{} (`{}`) · {}\n",
-        c.pr,
-        c.stage,
-        headline(c.rows)
-    );
     for note in c.notes.iter().take(MAX_NOTES) {
         let _ = writeln!(out, "> **Note:** {}\n", esc_clip(note, NOTE_CHARS));
     }
@@ -663,7 +671,7 @@ mod tests {
         let s = stage();
         let notes = vec!["the changed files are not known".to_owned()];
         let body = render(&PrComment {
-            pr: pr(),
+            pr: Some(pr()),
             stage: &s,
             repo_url: Some("https://github.com/o/r"),
             run_url: Some("https://github.com/o/r/actions/runs/9"),
@@ -783,7 +791,7 @@ mod tests {
             let s = stage();
             let notes: Vec<String> = (0..20).map(|_| "n<o>te ".repeat(500)).collect();
             let c = PrComment {
-                pr: pr(),
+                pr: Some(pr()),
                 stage: &s,
                 repo_url: Some("https://github.com/o/r"),
                 run_url: Some(run),
@@ -845,7 +853,7 @@ mod tests {
         let s = stage();
         let notes = vec!["[x](javascript:alert(1)) <img>".to_owned()];
         let body = render(&PrComment {
-            pr: pr(),
+            pr: Some(pr()),
             stage: &s,
             repo_url: Some("javascript:alert(1)//"),
             run_url: Some("javascript:alert(2)"),

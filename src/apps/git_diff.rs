@@ -67,17 +67,64 @@ pub fn changed_files(
     base: &CommitSha,
     head: &CommitSha,
 ) -> Result<ChangedFiles, GitDiffError> {
+    diff(dir, base, head, true)
+}
+
+/// The files a push changed from `before` to `after`, when `after`
+/// descends from `before` (the push moved the branch forward). After a
+/// force push they are unknown: what the old commit changed may be gone,
+/// and no diff from a merge base shows that.
+pub fn push_files(
+    dir: &Path,
+    before: &CommitSha,
+    after: &CommitSha,
+) -> Result<ChangedFiles, GitDiffError> {
     let args = [
+        "merge-base",
+        "--is-ancestor",
+        before.as_str(),
+        after.as_str(),
+    ];
+    let command = format!("git {}", args.join(" "));
+    let out = git(dir, &args).output().map_err(|e| GitDiffError::NoGit {
+        command,
+        dir: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    match out.status.code() {
+        Some(0) => diff(dir, before, after, false),
+        Some(1) => Ok(ChangedFiles::Unknown {
+            why: format!(
+                "{} does not follow {}: the branch was force-pushed",
+                after.short(),
+                before.short()
+            ),
+        }),
+        // A commit the checkout lacks: the diff says so in its own words.
+        _ => diff(dir, before, after, false),
+    }
+}
+
+/// `git diff-tree` between `base` (or its merge base with `head`) and
+/// `head`, its failures sorted.
+fn diff(
+    dir: &Path,
+    base: &CommitSha,
+    head: &CommitSha,
+    merge_base: bool,
+) -> Result<ChangedFiles, GitDiffError> {
+    let mut args = vec![
         "diff-tree",
         "-r",
         "--name-only",
         "-z",
         "--no-renames",
         "--no-ext-diff",
-        "--merge-base",
-        base.as_str(),
-        head.as_str(),
     ];
+    if merge_base {
+        args.push("--merge-base");
+    }
+    args.extend([base.as_str(), head.as_str()]);
     let shown_dir = dir.display().to_string();
     let command = format!("git {}", args.join(" "));
     let out = git(dir, &args).output().map_err(|e| GitDiffError::NoGit {
@@ -259,6 +306,35 @@ mod tests {
             files
         );
         assert!(known(changed_files(r.path(), &head, &head).expect("diff")).is_empty());
+    }
+
+    /// A push lists what it changed since the commit before it; a force
+    /// push (the old commit is not an ancestor) lists nothing it could
+    /// miss: its files are unknown.
+    #[test]
+    fn a_push_lists_its_own_changes_and_a_force_push_none() {
+        let r = Repo::new();
+        r.write("apps/api/a.ts", "1");
+        r.write("apps/web/b.ts", "1");
+        let first = r.commit("first push");
+        r.write("apps/web/b.ts", "2");
+        let second = r.commit("second push");
+        assert_eq!(
+            known(push_files(r.path(), &first, &second).expect("diff")),
+            ["apps/web/b.ts"]
+        );
+        r.git(&["reset", "-q", "--hard", first.as_str()]);
+        r.write("apps/api/a.ts", "rewritten");
+        let forced = r.commit("force push");
+        assert!(matches!(
+            push_files(r.path(), &second, &forced).expect("diff"),
+            ChangedFiles::Unknown { why } if why.contains("force-pushed")
+        ));
+        let absent = CommitSha::parse(&"ab".repeat(20)).expect("sha");
+        assert!(matches!(
+            push_files(r.path(), &absent, &forced).expect("diff"),
+            ChangedFiles::Unknown { .. }
+        ));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! touches it. This is the pure core (no I/O except `git_diff`): the
 //! `apps:` model, path patterns, the affected-apps decision, dependency
 //! order and scheduling, what changed, the per-PR comment, and the state
-//! keys of an app's stage. docs/monorepo.md describes it for users.
+//! keys of an app's stage, and the plan of a run over the apps (`plan`).
+//! docs/monorepo.md describes it for users.
 
 pub mod affected;
 pub mod changes;
@@ -12,4 +13,5 @@ pub mod git_diff;
 pub mod glob;
 pub mod key;
 pub mod order;
+pub mod plan;
 pub mod spec;

@@ -84,6 +84,14 @@ impl fmt::Display for AppName {
     }
 }
 
+/// Read back from a stored record: only a valid name is an app name.
+impl<'de> serde::Deserialize<'de> for AppName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A variable for one app's Alchemy run: a value alchemy-ci already knows
 /// how to give (a literal, or one of its own environment variables), or a
 /// URL of another app of the same pull request, known once that app is

@@ -177,6 +177,12 @@ pub struct SimulateArgs {
     /// A comment command's author's repository permission, as GitHub would report it.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub commenter_permission: Option<PermissionArg>,
+    /// With apps: a file the pull request changes (repeatable) [default: every app affected].
+    #[arg(long, value_name = "PATH")]
+    pub changed: Vec<String>,
+    /// With apps: an app already deployed for the stage (repeatable).
+    #[arg(long, value_name = "APP")]
+    pub deployed: Vec<String>,
     #[command(flatten)]
     pub inputs: Inputs<ForSimulate>,
 }
@@ -337,6 +343,8 @@ fn simulate_request(a: SimulateArgs) -> commands::simulate::SimulateArgs {
         record: a.record.map(RecordArg::status),
         commenter_permission: a.commenter_permission.map(PermissionArg::level),
         pr_fork: a.pr_fork,
+        changed: a.changed,
+        deployed: a.deployed,
         flags: a.inputs.values,
     }
 }

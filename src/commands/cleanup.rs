@@ -2,6 +2,10 @@
 //! that should no longer exist and destroy it the way a close event would.
 //! The listing only nominates stages: each destroy takes the stage's lock
 //! and judges the stage again from its record and its PR as they are then.
+//! The stages of apps (`<stage>@<app>`) are swept the same way, the apps
+//! of one stage in reverse dependency order (`apps.rs`).
+
+mod apps;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -18,7 +22,7 @@ use crate::execute::{Outcome, Report};
 use crate::plan::{self, Plan, PlanError};
 use crate::record::{Record, RecordStatus};
 use crate::stage::Stage;
-use crate::state::Snapshot;
+use crate::state::{Snapshot, StateKey};
 use crate::time::Clock as _;
 
 /// Where the sweep's extra workers run, inside the app's folder so that
@@ -37,13 +41,13 @@ pub struct SweepOptions {
 
 #[derive(Default)]
 struct Outcomes {
-    destroyed: Vec<Stage>,
+    destroyed: Vec<StateKey>,
     /// Warned, on the PR, that their previews expire.
-    warned: Vec<Stage>,
-    failed: Vec<(Stage, String)>,
-    forgotten: Vec<Stage>,
+    warned: Vec<StateKey>,
+    failed: Vec<(StateKey, String)>,
+    forgotten: Vec<StateKey>,
     /// Judged again under the stage's lock and kept, with why.
-    kept: Vec<(Stage, String)>,
+    kept: Vec<(StateKey, String)>,
 }
 
 /// `alchemy-ci cleanup`.
@@ -95,7 +99,7 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         tombstone_retention: config.tombstone_retention,
         now: session.clock.now(),
     };
-    let candidates = cleanup::select(&records, &open, &policy);
+    let candidates = cleanup::select_keys(&records, &open, &policy, config.apps.as_ref());
     if opts.matrix {
         // The fan-out's jobs only destroy: the warnings are posted here, or
         // a preview would wait for its warning forever.
@@ -108,14 +112,14 @@ pub fn sweep(session: &Session, plan: &Plan, opts: &SweepOptions) -> Result<u8, 
         say("Dry run: nothing was destroyed, written or posted.\n");
         return Ok(0);
     }
-    let outcomes = remove(session, plan, &policy, &candidates);
+    let outcomes = remove(session, plan, &policy, &candidates, &records);
     Ok(publish(session, &candidates, &outcomes))
 }
 
-type Records = Vec<(Stage, Result<Option<Record>, String>)>;
+type Records = Vec<(StateKey, Result<Option<Record>, String>)>;
 
-/// Every stage's record and the open pull requests: one listing of each
-/// for the whole sweep, however many stages.
+/// Every stage's record (apps' stages too) and the open pull requests: one
+/// listing of each for the whole sweep, however many stages.
 fn gather(session: &Session) -> Result<(Records, OpenPulls), CommandError> {
     let forge = session.forge().ok_or_else(|| {
         CommandError::Usage(
@@ -124,7 +128,7 @@ fn gather(session: &Session) -> Result<(Records, OpenPulls), CommandError> {
     })?;
     let records = session
         .store
-        .records()?
+        .key_records()?
         .into_iter()
         .map(|(s, r)| (s, r.map_err(|e| e.to_string())))
         .collect();
@@ -138,12 +142,15 @@ fn gather(session: &Session) -> Result<(Records, OpenPulls), CommandError> {
 }
 
 /// The stages to destroy as a GitHub Actions matrix, on stdout and as the
-/// `matrix` output.
+/// `matrix` output: `{stage}` for a stage, `{app, stage}` for an app's.
 fn print_matrix(session: &Session, candidates: &[Candidate]) -> u8 {
     let include: Vec<_> = candidates
         .iter()
         .filter(|c| c.verdict == Verdict::Destroy)
-        .map(|c| json!({ "stage": c.stage }))
+        .map(|c| match &c.app {
+            None => json!({ "stage": c.stage }),
+            Some(app) => json!({ "app": app, "stage": c.stage }),
+        })
         .collect();
     let matrix = json!({ "include": include }).to_string();
     if let Err(e) = session.actions.set_outputs(&[("matrix", matrix.clone())]) {
@@ -159,13 +166,14 @@ fn remove(
     plan: &Plan,
     policy: &Policy<'_>,
     candidates: &[Candidate],
+    records: &Records,
 ) -> Outcomes {
     let mut outcomes = Outcomes::default();
     for c in candidates.iter().filter(|c| c.verdict == Verdict::Forget) {
-        match forget(session, &c.stage) {
-            Ok(true) => outcomes.forgotten.push(c.stage.clone()),
+        match forget(session, &c.key()) {
+            Ok(true) => outcomes.forgotten.push(c.key()),
             Ok(false) => {}
-            Err(e) => outcomes.failed.push((c.stage.clone(), e)),
+            Err(e) => outcomes.failed.push((c.key(), e)),
         }
     }
     warn_all(session, plan, policy, candidates, &mut outcomes);
@@ -173,7 +181,7 @@ fn remove(
         .iter()
         .filter(|c| c.verdict == Verdict::Destroy)
         .collect();
-    for (stage, report) in destroy_all(session, plan, policy, &to_destroy) {
+    for (stage, report) in destroy_all(session, plan, policy, &to_destroy, records) {
         match report {
             Ok(r) if r.result == Outcome::Success => outcomes.destroyed.push(stage),
             Ok(r) if r.result == Outcome::Skipped => outcomes.kept.push((stage, r.message)),
@@ -206,7 +214,7 @@ fn warn_all(
     outcomes: &mut Outcomes,
 ) {
     for c in candidates.iter().filter(|c| c.verdict == Verdict::Warn) {
-        let stage = c.stage.clone();
+        let stage = c.key();
         match warn_one(session, plan, policy, c) {
             Ok(r) if r.result == Outcome::Success && r.action == crate::plan::Action::Warn => {
                 outcomes.warned.push(stage);
@@ -255,7 +263,7 @@ fn publish(session: &Session, candidates: &[Candidate], outcomes: &Outcomes) -> 
 
 /// Removes an expired tombstone, if it is still one when looked at under
 /// compare-and-swap: a stage redeployed meanwhile is left alone.
-fn forget(session: &Session, stage: &Stage) -> Result<bool, String> {
+fn forget(session: &Session, stage: &StateKey) -> Result<bool, String> {
     let loaded = session.store.load(stage).map_err(|e| e.to_string())?;
     let still_tombstone = loaded.snapshot.files.is_empty()
         && loaded
@@ -274,19 +282,26 @@ fn forget(session: &Session, stage: &Stage) -> Result<bool, String> {
 }
 
 /// Destroys each stage through the same path as a close event, at most
-/// `max-parallel` at once. Each extra worker runs in its own shadow of the
-/// app folder, because a run owns the app's `.alchemy/` while it runs.
+/// `max-parallel` at once. Each extra worker runs a single app's stages in
+/// its own shadow of the app folder, because a run owns the app's
+/// `.alchemy/` while it runs; the apps of one stage are one job, destroyed
+/// in reverse dependency order, each app in its own folder, never two
+/// runs in one folder at once.
 fn destroy_all(
     session: &Session,
     sweep: &Plan,
     policy: &Policy<'_>,
     stages: &[&Candidate],
-) -> Vec<(Stage, Result<Report, CommandError>)> {
+    records: &Records,
+) -> Vec<(StateKey, Result<Report, CommandError>)> {
+    let jobs = jobs(stages);
     let work = Work {
         session,
         sweep,
         policy,
-        queue: Mutex::new(stages.iter().copied().collect()),
+        records,
+        folders: apps::folders(session),
+        queue: Mutex::new(jobs.into_iter().collect()),
         results: Mutex::new(Vec::new()),
     };
     let workers = session.config.max_parallel.min(stages.len()).max(1);
@@ -300,9 +315,9 @@ fn destroy_all(
     out.sort_by(|a, b| a.0.cmp(&b.0));
     // A cancelled sweep reports what it did not get to.
     if let Ok(rest) = work.queue.into_inner() {
-        for c in rest {
+        for c in rest.iter().flat_map(Job::candidates) {
             out.push((
-                c.stage.clone(),
+                c.key(),
                 Err(CommandError::Failed(
                     "not attempted: the sweep was cancelled".into(),
                 )),
@@ -312,58 +327,127 @@ fn destroy_all(
     out
 }
 
-/// What the sweep's workers share: the stages left, and what became of
+/// What one worker takes at a time: a stage, or every app's stage of one
+/// stage (destroyed in order).
+enum Job<'a> {
+    Stage(&'a Candidate),
+    Apps(Vec<&'a Candidate>),
+}
+
+impl<'a> Job<'a> {
+    fn candidates(&self) -> Vec<&'a Candidate> {
+        match self {
+            Self::Stage(c) => vec![*c],
+            Self::Apps(cs) => cs.clone(),
+        }
+    }
+}
+
+/// The candidates as jobs: each stage alone, the apps of a stage together.
+fn jobs<'a>(stages: &[&'a Candidate]) -> Vec<Job<'a>> {
+    let mut out: Vec<Job<'a>> = Vec::new();
+    for c in stages {
+        if c.app.is_none() {
+            out.push(Job::Stage(c));
+            continue;
+        }
+        let same = out.iter_mut().find_map(|j| match j {
+            Job::Apps(cs) if cs.first().is_some_and(|f| f.stage == c.stage) => Some(cs),
+            _ => None,
+        });
+        match same {
+            Some(cs) => cs.push(c),
+            None => out.push(Job::Apps(vec![c])),
+        }
+    }
+    out
+}
+
+/// What the sweep's workers share: the jobs left, and what became of
 /// those done.
 struct Work<'a> {
     session: &'a Session,
     sweep: &'a Plan,
     policy: &'a Policy<'a>,
-    queue: Mutex<VecDeque<&'a Candidate>>,
-    results: Mutex<Vec<(Stage, Result<Report, CommandError>)>>,
+    /// Every stored key's record, from the listing: an app's `from-app`
+    /// values come from its dependencies' records.
+    records: &'a Records,
+    /// One lock per app folder, shared by the workers.
+    folders: std::collections::BTreeMap<PathBuf, Mutex<()>>,
+    queue: Mutex<VecDeque<Job<'a>>>,
+    results: Mutex<Vec<(StateKey, Result<Report, CommandError>)>>,
 }
 
-impl Work<'_> {
-    /// One worker: takes stages off the queue until it is empty or the
+impl<'a> Work<'a> {
+    /// One worker: takes jobs off the queue until it is empty or the
     /// sweep is cancelled. Worker 0 works in the app itself; the others in
-    /// shadows of it.
+    /// shadows of it, made when they first need one.
     fn run(&self, worker: usize) {
         let app = &self.session.app_dir;
-        let mut dir = app.clone();
-        if worker > 0 {
-            let Some(d) = self.fresh_dir(worker) else {
+        let mut dir: Option<PathBuf> = (worker == 0).then(|| app.clone());
+        let stages = self
+            .queue
+            .lock()
+            .is_ok_and(|q| q.iter().any(|j| matches!(j, Job::Stage(_))));
+        if dir.is_none() && stages {
+            dir = self.fresh_dir(worker);
+            if dir.is_none() {
                 return;
-            };
-            dir = d;
+            }
         }
         loop {
-            let next = self.queue.lock().ok().and_then(|mut q| q.pop_front());
-            let Some(c) = next else { break };
             if self.session.cancel.received().is_some() {
                 break;
             }
-            let report = destroy_one(self.session, self.sweep, self.policy, c, &dir);
+            let next = self.queue.lock().ok().and_then(|mut q| q.pop_front());
+            let c = match next {
+                None => break,
+                Some(Job::Apps(cs)) => {
+                    let done = apps::destroy_stage(self, &cs);
+                    if let Ok(mut r) = self.results.lock() {
+                        r.extend(done);
+                    }
+                    continue;
+                }
+                Some(Job::Stage(c)) => c,
+            };
+            if dir.is_none() {
+                dir = self.fresh_dir(worker);
+            }
+            let Some(d) = dir.clone() else {
+                self.push_back(Job::Stage(c));
+                return;
+            };
+            let report = destroy_one(self.session, self.sweep, self.policy, c, &d);
             let kept = report.as_ref().is_ok_and(|r| r.kept_locally.is_some());
             if let Ok(mut r) = self.results.lock() {
-                r.push((c.stage.clone(), report));
+                r.push((c.key(), report));
             }
             if kept {
                 // That folder holds state that could not be saved: it stays
                 // as it is, where the report says, and the worker goes on
                 // in a fresh one.
-                if dir != *app {
+                if d != *app {
                     tracing::error!(
                         "the sweep worker's folder {} is kept: it holds state that could not be saved",
-                        dir.display()
+                        d.display()
                     );
                 }
-                let Some(d) = self.fresh_dir(worker) else {
+                dir = self.fresh_dir(worker);
+                if dir.is_none() {
                     return;
-                };
-                dir = d;
+                }
             }
         }
-        if dir != *app {
-            remove_shadow(app, &dir);
+        if let Some(d) = dir.filter(|d| d != app) {
+            remove_shadow(app, &d);
+        }
+    }
+
+    /// A job this worker cannot do goes back for another.
+    fn push_back(&self, job: Job<'a>) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_front(job);
         }
     }
 
@@ -402,7 +486,7 @@ fn destroy_one(
     // One line per stage as it ends: a sweep of many stages shows progress.
     let line = match &report {
         Ok(r) => super::run::result_line(r, started.elapsed()),
-        Err(e) => format!("✘ {}: {}", c.stage, crate::render::term(&e.to_string())),
+        Err(e) => format!("✘ {}: {}", c.key(), crate::render::term(&e.to_string())),
     };
     say(&format!("{line}\n"));
     report
@@ -518,7 +602,7 @@ fn candidates_table(candidates: &[Candidate], stages: usize, open: usize) -> Str
         let _ = writeln!(
             out,
             "  {:<24} {verdict:<8} {}",
-            c.stage.as_str(),
+            c.key().to_string(),
             crate::render::term(&c.reason)
         );
     }
@@ -529,23 +613,23 @@ fn results_markdown(candidates: &[Candidate], o: &Outcomes) -> String {
     let mut out =
         String::from("### alchemy-ci sweep\n\n| Stage | Found | Result |\n|---|---|---|\n");
     for c in candidates {
-        let result = if o.destroyed.contains(&c.stage) {
+        let key = c.key();
+        let result = if o.destroyed.contains(&key) {
             "✅ destroyed".to_owned()
-        } else if o.warned.contains(&c.stage) {
+        } else if o.warned.contains(&key) {
             "⏳ warned on the pull request".to_owned()
-        } else if o.forgotten.contains(&c.stage) {
+        } else if o.forgotten.contains(&key) {
             "🗑️ tombstone removed".to_owned()
-        } else if let Some((_, why)) = o.failed.iter().find(|(s, _)| *s == c.stage) {
+        } else if let Some((_, why)) = o.failed.iter().find(|(s, _)| *s == key) {
             format!("❌ failed: {}", crate::github::markdown::text(why))
-        } else if let Some((_, why)) = o.kept.iter().find(|(s, _)| *s == c.stage) {
+        } else if let Some((_, why)) = o.kept.iter().find(|(s, _)| *s == key) {
             crate::github::markdown::text(why)
         } else {
             "kept".to_owned()
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {result} |",
-            c.stage,
+            "| `{key}` | {} | {result} |",
             crate::github::markdown::text(&c.reason)
         );
     }

@@ -2,6 +2,7 @@
 //! Each command takes a plain request (its `*Args`), built by `cli` from
 //! what was typed, and returns an exit code or a [`CommandError`].
 
+pub mod apps;
 pub mod cleanup;
 pub mod docs;
 mod error;
@@ -100,12 +101,18 @@ pub fn manual_event(name: &str, env: &Env) -> Event {
 
 /// Resolves the configuration alone, for commands without an event.
 pub fn load_config(flags: &FlagValues, env: &Env) -> Result<Config, CommandError> {
-    Ok(config::resolve(&Sources {
+    let config = config::resolve(&Sources {
         flags,
         env,
         // Relative paths stay as the user wrote them in messages and the plan.
         root: Path::new(""),
-    })?)
+    })?;
+    if let (Some(app), None) = (&config.app, &config.apps) {
+        return Err(CommandError::Usage(format!(
+            "app {app}: no apps are configured (set the apps input or the apps: key of alchemy-ci.yml)"
+        )));
+    }
+    Ok(config)
 }
 
 /// A command that only reads the store refuses a folder store that is not

@@ -102,6 +102,20 @@ fn comment_facts(
 pub fn carry_out(
     session: &Session,
     event: &Event,
+    facts: Facts,
+    note: Option<&str>,
+) -> Result<u8, CommandError> {
+    if session.config.apps.is_some() {
+        return super::apps::carry_out(session, event, facts, note);
+    }
+    carry_out_single(session, event, facts, note)
+}
+
+/// [`carry_out`] for one app: the repository's only one, or a comment's
+/// reply, which no app's stage is part of.
+pub fn carry_out_single(
+    session: &Session,
+    event: &Event,
     mut facts: Facts,
     note: Option<&str>,
 ) -> Result<u8, CommandError> {

@@ -147,9 +147,31 @@ impl Session {
         self.forge.as_ref().map(|f| f as &dyn Forge)
     }
 
+    /// GitHub for a call made after the stages were saved: none once a
+    /// stop request leaves too little time before the job is killed, and
+    /// calls that end by then otherwise.
+    pub fn forge_in_time(&self) -> Option<&dyn Forge> {
+        let forge = self.forge()?;
+        if let Some(at) = self.cancel.received_at() {
+            let deadline = at + STOP_BUDGET;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left < Duration::from_secs(1) {
+                tracing::warn!("skipping the remaining GitHub updates: the job is about to be stopped (the state was saved first)");
+                return None;
+            }
+            forge.set_deadline(deadline);
+        }
+        Some(forge)
+    }
+
     /// What can be checked before a stage is locked; see [`preflight`].
     pub fn preflight(&self, plan: &Plan) -> Result<(), CommandError> {
         preflight(plan, &self.app_dir, &self.env, &self.actions)
+    }
+
+    /// [`Session::preflight`] for a plan that runs in `app_dir` (an app's).
+    pub fn preflight_in(&self, plan: &Plan, app_dir: &std::path::Path) -> Result<(), CommandError> {
+        preflight(plan, app_dir, &self.env, &self.actions)
     }
 
     /// Executes a deploy, destroy or read plan in `app_dir` as planned;
@@ -254,6 +276,17 @@ impl Session {
         app_dir: PathBuf,
         recheck: Option<Recheck<'_>>,
     ) -> Result<Report, CommandError> {
+        self.execute_in(plan, app_dir, self.alchemy.flavor.clone(), recheck)
+    }
+
+    /// [`Session::execute_with`] for an app of its own flavour of Alchemy.
+    pub fn execute_in(
+        &self,
+        plan: &Plan,
+        app_dir: PathBuf,
+        flavor: alchemy::Flavor,
+        recheck: Option<Recheck<'_>>,
+    ) -> Result<Report, CommandError> {
         let run_url = self.run.run_url();
         let gone = |l: &Lease| self.holder_gone(l);
         let rt = Runtime {
@@ -266,7 +299,7 @@ impl Session {
             recheck,
             holder_gone: &gone,
             app_dir,
-            flavor: self.alchemy.flavor.clone(),
+            flavor,
             timeout: self.config.timeout,
             grace: if self.actions.active {
                 ACTIONS_GRACE
@@ -442,9 +475,15 @@ fn preflight(
             argv, env: vars, ..
         } = &step.kind
         {
+            // Another app's URL is known only once that app is deployed.
+            let vars: std::collections::BTreeMap<_, _> = vars
+                .iter()
+                .filter(|(_, v)| !matches!(v, crate::config::EnvValue::FromApp { .. }))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             let resolved =
-                crate::config::resolve_env(vars, &|k| var(env, k)).map_err(CommandError::Usage)?;
-            for (k, v) in vars {
+                crate::config::resolve_env(&vars, &|k| var(env, k)).map_err(CommandError::Usage)?;
+            for (k, v) in &vars {
                 if let (crate::config::EnvValue::FromEnv { secret: true, .. }, Some(value)) =
                     (v, resolved.get(k))
                 {
@@ -459,6 +498,7 @@ fn preflight(
                 grace: GRACE,
                 actions_group: None,
                 stdout_to_stderr: false,
+                head: None,
             };
             alchemy::process::resolve_program(&inv)
                 .map_err(|e| CommandError::Failed(e.to_string()))?;

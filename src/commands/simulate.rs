@@ -32,6 +32,10 @@ pub struct SimulateArgs {
     pub commenter_permission: Option<Permission>,
     /// The PR's head lives in a fork (with `pr_open`).
     pub pr_fork: bool,
+    /// With apps: the files the pull request changes, when given.
+    pub changed: Vec<String>,
+    /// With apps: the apps already deployed for the stage.
+    pub deployed: Vec<String>,
     pub flags: FlagValues,
 }
 
@@ -77,6 +81,14 @@ pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CommandError> {
         commenter_permission: args.commenter_permission,
         pull_head,
     };
+    if config.apps.is_some() {
+        return simulate_apps(args, &event, &config, &facts);
+    }
+    if !args.changed.is_empty() || !args.deployed.is_empty() {
+        return Err(CommandError::Usage(
+            "--changed and --deployed are for apps, and no apps are configured".into(),
+        ));
+    }
     let plan = plan::decide(&event, &config, &facts)?;
 
     let text = if args.json {
@@ -84,17 +96,102 @@ pub fn simulate(args: &SimulateArgs, env: &Env) -> Result<(), CommandError> {
         s.push('\n');
         s
     } else {
-        let mut s = render::plan(&plan);
-        s.push('\n');
-        if !args.no_token {
-            s.push_str("Assumed: a GitHub token, as in Actions (github-token defaults to the workflow's token); --no-token plans without one.\n");
-        }
-        s.push_str("Simulation only: nothing was run, written or posted.\n");
-        s
+        render::plan(&plan)
     };
+    print(args, text);
+    Ok(())
+}
+
+/// Prints the plan and what simulate assumed.
+fn print(args: &SimulateArgs, mut text: String) {
+    if !args.json {
+        text.push('\n');
+        if !args.no_token {
+            text.push_str("Assumed: a GitHub token, as in Actions (github-token defaults to the workflow's token); --no-token plans without one.\n");
+        }
+        text.push_str("Simulation only: nothing was run, written or posted.\n");
+    }
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
+/// The plan of a run over the apps: which are affected by the changed
+/// files given (`--changed`), which are deployed already (`--deployed`).
+fn simulate_apps(
+    args: &SimulateArgs,
+    event: &crate::event::Event,
+    config: &crate::config::Config,
+    facts: &Facts,
+) -> Result<(), CommandError> {
+    use crate::apps::affected::ChangedFiles;
+    use crate::apps::plan::{self as apps_plan, AppFacts};
+    use crate::apps::spec::AppName;
+    let apps = config.apps.as_ref().ok_or(plan::PlanError::NoApps)?;
+    let changed = if args.changed.is_empty() {
+        ChangedFiles::Unknown {
+            why: "simulate does not look them up; pass --changed PATH for each".into(),
+        }
+    } else {
+        ChangedFiles::Known {
+            files: args.changed.clone(),
+        }
+    };
+    let mut records = std::collections::BTreeMap::new();
+    for name in &args.deployed {
+        let app = AppName::parse(name)
+            .ok()
+            .filter(|a| apps.get(a).is_some())
+            .ok_or_else(|| {
+                CommandError::Usage(format!("--deployed: there is no app named {name:?}"))
+            })?;
+        let stage = event_stage(event, config)
+            .ok_or_else(|| CommandError::Usage("--deployed needs an event with a stage".into()))?;
+        let mut r = crate::record::Record::new(
+            stage,
+            RecordStatus::Deployed,
+            crate::time::Timestamp::now(),
+        );
+        r.app = Some(app.clone());
+        records.insert(app, r);
+    }
+    let app_facts = AppFacts {
+        changed: Some(changed),
+        since: Default::default(),
+        records: (!args.deployed.is_empty()).then_some(records),
+        assumed: true,
+        alchemy: apps
+            .iter()
+            .map(|a| {
+                let cmd = a
+                    .alchemy_command
+                    .as_ref()
+                    .unwrap_or(&config.alchemy_command);
+                let dir = std::path::Path::new(&a.working_directory);
+                (a.name.clone(), alchemy::detect(cmd, dir))
+            })
+            .collect(),
+    };
+    let plan = apps_plan::decide(event, config, facts, &app_facts)?;
+    let text = if args.json {
+        render::json(&plan) + "\n"
+    } else {
+        render::apps::plan(&plan)
+    };
+    print(args, text);
     Ok(())
+}
+
+/// The stage an event's deploy acts on, for `--deployed`.
+fn event_stage(
+    event: &crate::event::Event,
+    config: &crate::config::Config,
+) -> Option<crate::stage::Stage> {
+    match &event.payload {
+        Payload::PullRequest(pr) => {
+            Some(crate::stage::Stage::for_pr(&config.stage_prefix, pr.number))
+        }
+        _ => config.stage.clone(),
+    }
 }
 
 fn record_facts(r: Option<RecordStatus>) -> RecordFacts {

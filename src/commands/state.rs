@@ -1,14 +1,17 @@
 //! `alchemy-ci state list|show|rm|unlock`: inspecting and repairing the
-//! store by hand.
+//! store by hand. A stage is named as the store keeps it: `pr-7`, or
+//! `pr-7@api` for an app's stage.
 
 use std::fmt::Write as _;
 
 use super::session::{say, Session};
 use super::{status, var, CommandError};
+use crate::apps::spec::AppName;
 use crate::config::FlagValues;
 use crate::record::Lease;
-use crate::stage::Stage;
+use crate::stage::{Stage, StagePrefix};
 use crate::state::lease::{self, Acquire, Holder, LeaseError, Unlocked};
+use crate::state::StateKey;
 
 /// `alchemy-ci state …`.
 #[derive(Debug, Clone)]
@@ -28,9 +31,7 @@ pub enum StateAction {
 pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
     let config = super::load_config(&args.flags, env)?;
     super::existing_store(&config)?;
-    let stage_of = |s: &str| {
-        Stage::parse(s, &config.stage_prefix).map_err(|e| CommandError::Usage(e.to_string()))
-    };
+    let stage_of = |s: &str| key_of(s, &config.stage_prefix);
     let target = match &args.action {
         StateAction::List => None,
         StateAction::Show { stage }
@@ -47,7 +48,21 @@ pub fn command(args: &StateArgs, env: &super::Env) -> Result<u8, CommandError> {
     }
 }
 
-fn show(session: &Session, stage: &Stage) -> Result<u8, CommandError> {
+/// A stage as typed: `pr-7`, or `pr-7@api`.
+fn key_of(s: &str, prefix: &StagePrefix) -> Result<StateKey, CommandError> {
+    let bad = |e: String| CommandError::Usage(e);
+    match s.split_once(crate::apps::key::SEPARATOR) {
+        None => Stage::parse(s, prefix)
+            .map(StateKey::single)
+            .map_err(|e| bad(e.to_string())),
+        Some((stage, app)) => Ok(StateKey::app(
+            Stage::parse(stage, prefix).map_err(|e| bad(e.to_string()))?,
+            AppName::parse(app).map_err(bad)?,
+        )),
+    }
+}
+
+fn show(session: &Session, stage: &StateKey) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
         return Err(CommandError::Usage(format!(
@@ -72,7 +87,7 @@ fn show(session: &Session, stage: &Stage) -> Result<u8, CommandError> {
 
 /// Removing a stage whose state still lists resources would orphan them:
 /// refused unless forced.
-fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
+fn rm(session: &Session, stage: &StateKey, force: bool) -> Result<u8, CommandError> {
     let loaded = session.store.load(stage)?;
     if loaded.snapshot.is_empty() {
         return Err(CommandError::Usage(format!(
@@ -110,7 +125,7 @@ fn rm(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError>
 /// Removes only the stage's lock: its state files and the rest of its
 /// record stay, and the record notes who unlocked it. A holder that looks
 /// alive is refused unless `force`.
-fn unlock(session: &Session, stage: &Stage, force: bool) -> Result<u8, CommandError> {
+fn unlock(session: &Session, stage: &StateKey, force: bool) -> Result<u8, CommandError> {
     if session.store.load(stage)?.snapshot.is_empty() {
         return Err(CommandError::Usage(format!(
             "stage {stage} is not in {}",

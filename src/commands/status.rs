@@ -1,4 +1,5 @@
-//! `alchemy-ci status`: every stage in the store, from its record.
+//! `alchemy-ci status`: every stage in the store (apps' stages too, as
+//! `<stage>@<app>`), from its record.
 
 use std::fmt::Write as _;
 
@@ -38,16 +39,36 @@ pub fn command(args: &StatusArgs, env: &super::Env) -> Result<u8, CommandError> 
 /// Runs the read phase for every deployed stage, so the URLs shown are
 /// current; returns how many could not be read.
 fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandError> {
-    let deployed: Vec<_> = session
-        .store
-        .records()?
+    let all = session.store.key_records()?;
+    let mut failed = 0;
+    // An app no longer in apps: has no folder to read it in: listed, not read.
+    let configured = |app: &crate::apps::spec::AppName| {
+        session
+            .config
+            .apps
+            .as_ref()
+            .is_some_and(|a| a.get(app).is_some())
+    };
+    let deployed_apps: Vec<_> = all
+        .iter()
+        .filter(|(k, r)| {
+            k.app.as_ref().is_some_and(configured)
+                && matches!(r, Ok(Some(r)) if r.status == crate::record::RecordStatus::Deployed)
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in deployed_apps {
+        if !super::apps::read_app(&*session, env, &key) {
+            failed += 1;
+        }
+    }
+    let deployed: Vec<_> = crate::state::single_records(all)
         .into_iter()
         .filter_map(|(stage, r)| match r {
             Ok(Some(r)) if r.status == crate::record::RecordStatus::Deployed => Some(stage),
             _ => None,
         })
         .collect();
-    let mut failed = 0;
     for stage in deployed {
         session.config.command = crate::config::Command::Read;
         session.config.stage = Some(stage.clone());
@@ -80,7 +101,7 @@ fn refresh(session: &mut Session, env: &super::Env) -> Result<usize, CommandErro
 }
 
 pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
-    let records = session.store.records()?;
+    let records = session.store.key_records()?;
     let now = Timestamp::now();
     if as_json {
         let rows: Vec<_> = records.iter().map(|(s, r)| json_row(s, r, now)).collect();
@@ -106,7 +127,15 @@ pub fn show(session: &Session, as_json: bool) -> Result<u8, CommandError> {
 
 type Row = Result<Option<crate::record::Record>, crate::state::StoreError>;
 
-fn json_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> serde_json::Value {
+fn json_row(key: &crate::state::StateKey, r: &Row, now: Timestamp) -> serde_json::Value {
+    let mut row = json_fields(&key.stage, r, now);
+    if let (Some(app), Some(obj)) = (&key.app, row.as_object_mut()) {
+        obj.insert("app".into(), json!(app));
+    }
+    row
+}
+
+fn json_fields(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> serde_json::Value {
     match r {
         Ok(Some(r)) => json!({
             "stage": stage,
@@ -124,17 +153,12 @@ fn json_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> serde_json:
     }
 }
 
-fn table_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> String {
+fn table_row(key: &crate::state::StateKey, r: &Row, now: Timestamp) -> String {
+    let stage = key.to_string();
     let r = match r {
         Ok(Some(r)) => r,
-        Ok(None) => return format!("  {:<24} state without a record\n", stage.as_str()),
-        Err(e) => {
-            return format!(
-                "  {:<24} unreadable: {}\n",
-                stage.as_str(),
-                term(&e.to_string())
-            )
-        }
+        Ok(None) => return format!("  {stage:<24} state without a record\n"),
+        Err(e) => return format!("  {stage:<24} unreadable: {}\n", term(&e.to_string())),
     };
     let pr = r.pr.map(|p| format!("#{p}")).unwrap_or_default();
     let sha = r
@@ -149,8 +173,7 @@ fn table_row(stage: &crate::stage::Stage, r: &Row, now: Timestamp) -> String {
         .map(|l| format!("  (locked by {})", term(&l.holder)))
         .unwrap_or_default();
     format!(
-        "  {:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}\n",
-        stage.as_str(),
+        "  {stage:<24} {pr:<7} {:<15} {sha:<8} {:<9} {url}{locked}\n",
         r.status.as_str(),
         age(now.since(r.updated_at).as_secs())
     )

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::value::Value;
 use super::{stage_env, Command, Config, StateStoreSpec};
 use crate::alchemy::AlchemyCommand;
+use crate::apps::spec::{AppName, Apps};
 use crate::env::Env;
 use crate::stage::{Stage, StagePrefix};
 
@@ -34,8 +35,9 @@ pub struct Input {
     /// The full description, Markdown, for `action.yml` and the README.
     pub doc: &'static str,
     pub set_by: SetBy,
-    /// A value it accepts, for tests and examples (empty for the file-only
-    /// mappings, which have no one-line form).
+    /// A value it accepts on its own, for tests and examples (empty for
+    /// the file-only mappings, which have no one-line form, and for `app`,
+    /// which is valid only beside `apps`).
     pub example: &'static str,
     /// The subcommands that read it; only they accept it as a flag.
     pub used_by: &'static [Sub],
@@ -414,8 +416,8 @@ pub static INPUTS: &[Input] = &[
         kind: Kind::Text,
         default: InputDefault::Value("."),
         action_default: None,
-        help: "Where the Alchemy app lives",
-        doc: "Where the Alchemy app lives, relative to the workspace.",
+        help: "Where the Alchemy app lives (with apps: each app has its own)",
+        doc: "Where the Alchemy app lives, relative to the workspace. With `apps`, each app has its own `working-directory`; this one is then only used for the stages deployed before `apps` was set.",
         set_by: SetBy::Anywhere,
         used_by: RUNS_ALCHEMY,
         secret: false,
@@ -442,6 +444,46 @@ pub static INPUTS: &[Input] = &[
                 _ => AlchemyCommand::split_words(&v.text()?)?,
             };
             c.alchemy_command = AlchemyCommand::from_words(&words)?;
+            Ok(())
+        },
+    },
+    Input {
+        name: "apps",
+        example: "[{name: api, working-directory: apps/api}, {name: web, working-directory: apps/web, depends-on: api}]",
+        value_name: "YAML",
+        kind: Kind::Text,
+        default: InputDefault::None,
+        action_default: None,
+        help: "The apps of a monorepo, as YAML: each a name, working-directory, and optional paths, alchemy-command, profile, env and depends-on",
+        doc: "The apps of a monorepo, as a YAML list (a list in the config file): each with `name`, `working-directory` (relative to the repository root) and optionally `paths`, `alchemy-command`, `profile`, `env` and `depends-on`. Each pull request then deploys only the apps its changed files touch, in dependency order, with one comment for all; see [docs/monorepo.md](docs/monorepo.md). Unset, there is one app, in `working-directory`.",
+        set_by: SetBy::Anywhere,
+        used_by: ALL,
+        secret: false,
+        apply: |c, v, _| {
+            let apps = match v.yaml() {
+                Some(serde_norway::Value::String(t)) => Apps::from_text(t),
+                Some(y) => Apps::from_value(y),
+                None => Apps::from_text(&v.text()?),
+            };
+            c.apps = Some(apps.map_err(|e| e.to_string())?);
+            Ok(())
+        },
+    },
+    Input {
+        name: "app",
+        example: "",
+        value_name: "APP",
+        kind: Kind::Strict,
+        default: InputDefault::None,
+        action_default: None,
+        help: "With apps: deploy, destroy or read only this app (a deploy brings the apps it needs), whatever the changed files",
+        doc: "With `apps`: deploy, destroy or read only this app, whatever the pull request's changed files (a deploy also deploys the apps it needs that are not deployed). A `workflow_dispatch` may pass it as its `app` input. Unset, an explicit command acts on every app.",
+        set_by: SetBy::Anywhere,
+        used_by: ONE_STAGE,
+        secret: false,
+        // Checked against `apps` once every input is read (`resolve`).
+        apply: |c, v, _| {
+            c.app = Some(AppName::parse(&v.text()?)?);
             Ok(())
         },
     },
@@ -825,8 +867,8 @@ pub static INPUTS: &[Input] = &[
         kind: Kind::Strict,
         default: InputDefault::Value("2"),
         action_default: None,
-        help: "How many destroys the sweep runs at once",
-        doc: "How many destroys the sweep runs at once (1 to 32).",
+        help: "How many destroys the sweep runs at once, and how many apps deploy side by side",
+        doc: "How many destroys the sweep runs at once, and with `apps`, how many independent apps deploy or destroy side by side (1 to 32).",
         set_by: SetBy::Anywhere,
         used_by: SWEEP,
         secret: false,

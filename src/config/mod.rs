@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::alchemy::AlchemyCommand;
+use crate::apps::spec::{AppName, Apps};
 use crate::env::Env;
 use crate::stage::{Stage, StagePrefix};
 pub use defs::{Input, InputDefault, Kind, SetBy, Sub, INPUTS};
@@ -110,6 +111,10 @@ pub struct Config {
     pub allow_protected: bool,
     pub working_directory: PathBuf,
     pub alchemy_command: AlchemyCommand,
+    /// The apps of a monorepo; `None` is one app in `working_directory`.
+    pub apps: Option<Apps>,
+    /// The one app an explicit command acts on.
+    pub app: Option<AppName>,
     /// The user's check that a destroyed stage left nothing behind: an
     /// argument vector with `{stage}`; never from the config file.
     pub verify_command: Option<Vec<String>>,
@@ -208,6 +213,8 @@ impl Config {
             allow_protected: false,
             working_directory: PathBuf::new(),
             alchemy_command: AlchemyCommand::Auto,
+            apps: None,
+            app: None,
             verify_command: None,
             state_store: StateStoreSpec::Git,
             s3_endpoint: None,
@@ -405,7 +412,25 @@ pub fn resolve(src: &Sources<'_>) -> Result<Config, ConfigError> {
         })?;
     }
     config.file = path;
+    check_app(&config)?;
     Ok(config)
+}
+
+/// `app` must name one of `apps`, wherever each was set. (An `app`
+/// without any `apps` is refused by the commands that act on it: alone,
+/// it is a valid name.)
+fn check_app(config: &Config) -> Result<(), ConfigError> {
+    let (Some(name), Some(apps)) = (&config.app, &config.apps) else {
+        return Ok(());
+    };
+    if apps.get(name).is_some() {
+        return Ok(());
+    }
+    let known: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    Err(ConfigError::Value {
+        source_name: "app".into(),
+        message: format!("there is no app named {name} (apps: {})", known.join(", ")),
+    })
 }
 
 /// The file named by `config`, else whichever of the two places holds one.

@@ -15,7 +15,18 @@ use super::Config;
 #[serde(untagged)]
 pub enum EnvValue {
     Plain(String),
-    FromEnv { from: String, secret: bool },
+    FromEnv {
+        from: String,
+        secret: bool,
+    },
+    /// Another app's URL (`apps:` only), not known until that app is
+    /// deployed. A run puts the URL in its place before the app's plan is
+    /// carried out; a plan that still holds one shows where it comes from.
+    FromApp {
+        #[serde(rename = "from-app")]
+        app: String,
+        output: String,
+    },
 }
 
 /// One `env:` entry: a stage pattern and its variables.
@@ -45,6 +56,9 @@ pub fn resolve_env(
                     format!("{k} is to come from the environment variable {from}, which is not set")
                 })
             }
+            EnvValue::FromApp { app, output } => Err(format!(
+                "{k} is to come from app {app}'s {output}, which is not known yet"
+            )),
         })
         .collect()
 }

@@ -113,7 +113,9 @@ mod tests {
         assert_eq!(text.matches(store).count(), 1, "{text}");
         let stage = Stage::parse("pr-1", &crate::stage::StagePrefix::default()).expect("stage");
         let conflict = StepError::from_store(
-            StoreError::Conflict { stage },
+            StoreError::Conflict {
+                key: crate::state::StateKey::single(stage),
+            },
             "could not save stage pr-1's state",
             store,
         );

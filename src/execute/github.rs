@@ -59,7 +59,8 @@ impl<'e> StageRun<'e, '_> {
             return Ok(());
         };
         let rule = &self.rt.config.deployment_environment;
-        let stage = self.stage.clone();
+        // An app's stage deploys as `pr-7@api`.
+        let stage = self.key.clone();
         let created = forge
             .create_deployment(rule, &stage, self.plan.pr, &sha)
             .and_then(|id| {
@@ -92,7 +93,7 @@ impl<'e> StageRun<'e, '_> {
         let Some(forge) = self.forge() else {
             return Ok(());
         };
-        let stage = self.stage.clone();
+        let stage = self.key.clone();
         let ok = self.failure.is_none();
         let status = DeploymentStatus {
             state: if ok { "success" } else { "failure" },
@@ -127,9 +128,9 @@ impl<'e> StageRun<'e, '_> {
             return Ok(());
         };
         let rule = &self.rt.config.deployment_environment;
-        let why = format!("{} was destroyed", self.stage);
+        let why = format!("{} was destroyed", self.key);
         forge
-            .deactivate_deployments(rule, &self.stage, None, &why)
+            .deactivate_deployments(rule, &self.key, None, &why)
             .map(|_| ())
             .map_err(|source| StepError::Forge {
                 what: "mark the deployments inactive",

@@ -39,13 +39,15 @@ impl StageRun<'_, '_> {
             }
         };
         self.say_if_changed(&plan);
-        let goes_on = runs_stage(&plan) && plan.stage.as_ref() == Some(&self.stage);
+        let goes_on = runs_stage(&plan)
+            && plan.stage.as_ref() == Some(&self.stage)
+            && plan.app == self.key.app;
         let Some(held) = held else {
             let mut report = Report::skipped(&plan);
             if goes_on {
                 report.message = format!(
                     "stage {} has no record and no state in {}: nothing to {}",
-                    self.stage,
+                    self.key,
                     self.rt.store.describe(),
                     plan.action.as_str()
                 );
@@ -62,6 +64,9 @@ impl StageRun<'_, '_> {
         }
         self.plan = plan;
         self.removed = super::workdir::resource_names(&held.current.snapshot.files);
+        if self.wants_changes() {
+            self.before.clone_from(&held.current.snapshot.files);
+        }
         self.record = held.current.snapshot.record.clone();
         self.held = Some(held.current.clone());
         self.keep(held.current);
@@ -88,7 +93,7 @@ impl StageRun<'_, '_> {
         let stop = move || cancel.received().is_some();
         let acquire = Acquire {
             store: self.rt.store,
-            stage: &self.stage,
+            stage: &self.key,
             holder: &self.rt.holder,
             opts: &self.rt.lease,
             clock: self.rt.clock,
@@ -99,7 +104,7 @@ impl StageRun<'_, '_> {
             Ok(Acquired::Held(h)) => Ok(Some(*h)),
             Ok(Acquired::Absent) => Ok(None),
             Err(e) => {
-                let doing = format!("could not lock stage {}", self.stage);
+                let doing = format!("could not lock stage {}", self.key);
                 Err(StepError::from_lease(e, &doing, &self.rt.store.describe()))
             }
         }
@@ -112,7 +117,7 @@ impl StageRun<'_, '_> {
         if now.action != before.action || now.reason != before.reason {
             let msg = format!(
                 "decided again under stage {}'s lock, from its record and the PR as they are now: {} because {} (before the lock: {})",
-                self.stage,
+                self.key,
                 now.action.as_str(),
                 now.reason,
                 before.action.as_str()
@@ -126,13 +131,13 @@ impl StageRun<'_, '_> {
     fn release(&self, held: Held) -> Result<(), StepError> {
         lease::release_unchanged(
             self.rt.store,
-            &self.stage,
+            &self.key,
             &self.rt.holder,
             held,
             self.rt.lease.max_conflicts,
         )
         .map_err(|e| {
-            let doing = format!("could not release stage {}'s lock", self.stage);
+            let doing = format!("could not release stage {}'s lock", self.key);
             let e = StepError::from_lease(e, &doing, &self.rt.store.describe());
             tracing::error!("{e}");
             e
@@ -143,7 +148,7 @@ impl StageRun<'_, '_> {
         let on_lost = self.cancel.clone();
         let parts = KeeperParts {
             store: self.rt.store,
-            stage: self.stage.clone(),
+            stage: self.key.clone(),
             holder: self.rt.holder.clone(),
             opts: self.rt.lease.clone(),
             clock: self.rt.clock,
@@ -156,7 +161,7 @@ impl StageRun<'_, '_> {
     /// of its lease, in one compare-and-swap, never over a run that took
     /// the lease over.
     pub(super) fn save(&mut self) -> Result<(), StepError> {
-        let stage = self.stage.clone();
+        let stage = self.key.clone();
         if let Some(keeper) = self.keeper.take() {
             match keeper.finish() {
                 Ok(current) => self.held = Some(current),
@@ -227,7 +232,7 @@ impl StageRun<'_, '_> {
         format!(
             "{} {}{sha}{run}: {status}",
             self.plan.action.as_str(),
-            self.stage
+            self.key
         )
     }
 }

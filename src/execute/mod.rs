@@ -11,6 +11,7 @@
 //! (`workdir.rs`).
 
 mod answer;
+mod changes;
 mod error;
 mod github;
 mod lock;
@@ -28,9 +29,11 @@ use serde::Serialize;
 
 use crate::actions::Actions;
 use crate::alchemy::layout::Finding;
-use crate::alchemy::process::{Finished, Invocation};
+use crate::alchemy::process::{Finished, Head, Invocation};
 use crate::alchemy::verify::{self as verification, Verification};
 use crate::alchemy::{urls, Flavor, Phase};
+use crate::apps::changes::Changes;
+use crate::apps::spec::AppName;
 use crate::cancel::{signal_name, Cancel, LEASE_LOST};
 use crate::config::Config;
 use crate::github::comment::NamedUrl;
@@ -39,7 +42,7 @@ use crate::plan::{Action, Plan, PlanError, StepKind};
 use crate::record::{Lease, Record};
 use crate::stage::Stage;
 use crate::state::lease::{Holder, Keeper, LeaseOptions};
-use crate::state::{Loaded, Snapshot, StateStore};
+use crate::state::{Loaded, Snapshot, StateKey, StateStore};
 use crate::time::Clock;
 
 pub use error::StepError;
@@ -98,6 +101,9 @@ pub enum Outcome {
 pub struct Report {
     pub action: Action,
     pub stage: Option<Stage>,
+    /// The app whose stage this is, in a repository with `apps:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppName>,
     pub result: Outcome,
     /// One line: what happened.
     pub message: String,
@@ -116,6 +122,9 @@ pub struct Report {
     pub notes: Vec<String>,
     /// How a destroy that succeeded was checked.
     pub verification: Option<Verification>,
+    /// What an app's deploy changed (or, for Alchemy v2, said it would).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
 }
 
 impl Report {
@@ -124,6 +133,7 @@ impl Report {
         Self {
             action: plan.action,
             stage: plan.stage.clone(),
+            app: plan.app.clone(),
             result: Outcome::Skipped,
             message: plan.reason.clone(),
             urls: Vec::new(),
@@ -133,6 +143,7 @@ impl Report {
             warnings: Vec::new(),
             notes: Vec::new(),
             verification: None,
+            changes: None,
         }
     }
 
@@ -177,7 +188,11 @@ struct StageRun<'e, 's> {
     rt: &'e Runtime<'e>,
     scope: &'s Scope<'s, 'e>,
     plan: Plan,
+    /// The stage Alchemy deploys.
     stage: Stage,
+    /// Where the stage is stored and locked: the stage itself, or
+    /// `<stage>@<app>` for an app's stage.
+    key: StateKey,
     alchemy_dir: PathBuf,
     /// Fires with the process's own cancel, or when the lease is lost.
     cancel: Cancel,
@@ -190,6 +205,10 @@ struct StageRun<'e, 's> {
     /// Where a pre-existing `.alchemy/` was set aside.
     aside: Option<PathBuf>,
     restored: bool,
+    /// The stage's files as the lock found them, for what a deploy changed.
+    before: BTreeMap<String, Vec<u8>>,
+    /// The first lines of Alchemy's output, for v2's plan.
+    head: Option<Head>,
     finished: Option<Finished>,
     /// The stage's files after the run.
     collected: Option<BTreeMap<String, Vec<u8>>>,
@@ -223,18 +242,25 @@ struct StageRun<'e, 's> {
 
 impl<'e, 's> StageRun<'e, 's> {
     fn new(rt: &'e Runtime<'e>, scope: &'s Scope<'s, 'e>, plan: Plan, stage: Stage) -> Self {
+        let key = StateKey {
+            stage: stage.clone(),
+            app: plan.app.clone(),
+        };
         Self {
             rt,
             scope,
             plan,
             alchemy_dir: rt.app_dir.join(".alchemy"),
             stage,
+            key,
             cancel: rt.cancel.child(),
             keeper: None,
             held: None,
             record: None,
             aside: None,
             restored: false,
+            before: BTreeMap::new(),
+            head: None,
             finished: None,
             collected: None,
             collect_failed: false,
@@ -450,6 +476,10 @@ impl<'e, 's> StageRun<'e, 's> {
         let stage = self.stage.clone();
         let env =
             crate::config::resolve_env(env, &|k| std::env::var(k).ok()).map_err(StepError::Env)?;
+        if self.wants_changes() {
+            self.head = Some(Head::default());
+        }
+        let key = self.key.clone();
         let inv = Invocation {
             argv: argv.to_vec(),
             cwd: self.rt.app_dir.clone(),
@@ -461,7 +491,8 @@ impl<'e, 's> StageRun<'e, 's> {
                 .rt
                 .actions
                 .active
-                .then(|| format!("Alchemy {phase} {stage}")),
+                .then(|| format!("Alchemy {phase} {key}")),
+            head: self.head.clone(),
         };
         // A read changes no state; a deploy's or destroy's renewals save
         // the state as it stands, so a run killed outright loses little.
@@ -565,6 +596,7 @@ impl<'e, 's> StageRun<'e, 's> {
             .filter(|f| !f.succeeded())
             .map(|f| f.tail.clone());
         let stage = self.stage.clone();
+        let key = self.key.clone();
         let (result, message) = match &self.failure {
             None => (
                 Outcome::Success,
@@ -572,19 +604,21 @@ impl<'e, 's> StageRun<'e, 's> {
                     Action::Destroy => self
                         .verification
                         .as_ref()
-                        .map_or_else(|| format!("destroyed {stage}"), |v| v.message(&stage)),
-                    Action::Read => format!("read {stage}"),
-                    Action::Redeploy => format!("redeployed {stage} from scratch"),
+                        .map_or_else(|| format!("destroyed {key}"), |v| v.message(&key)),
+                    Action::Read => format!("read {key}"),
+                    Action::Redeploy => format!("redeployed {key} from scratch"),
                     Action::Keep => self.kept_message(),
                     Action::Warn => format!("warned on the PR that {stage}'s preview expires"),
-                    _ => format!("deployed {stage}"),
+                    _ => format!("deployed {key}"),
                 },
             ),
             Some(f) => (Outcome::Failure, f.to_string()),
         };
+        let changes = self.changes();
         Report {
             action: self.plan.action,
             stage: Some(stage),
+            app: self.key.app.clone(),
             result,
             message,
             urls: std::mem::take(&mut self.urls),
@@ -594,6 +628,7 @@ impl<'e, 's> StageRun<'e, 's> {
             warnings: std::mem::take(&mut self.warnings),
             notes: std::mem::take(&mut self.notes),
             verification: self.verification.take(),
+            changes,
         }
     }
 }

@@ -46,7 +46,7 @@ impl StageRun<'_, '_> {
             v = verify::run(&check, &self.stage).map_err(StepError::Verify)?;
         }
         if v.reason().is_some() {
-            self.rt.actions.warning(&v.message(&self.stage));
+            self.rt.actions.warning(&v.message(&self.key));
         }
         self.verification = Some(v);
         Ok(())

@@ -96,7 +96,7 @@ impl StageRun<'_, '_> {
                 .unwrap_or_default();
             tracing::error!(
                 "stage {}'s state was NOT saved{why}; it is left in {}{}",
-                self.stage,
+                self.key,
                 self.alchemy_dir.display(),
                 self.aside
                     .as_ref()

@@ -13,7 +13,8 @@ use super::environment::{self, EnvironmentRule, ListedDeployment};
 use crate::event::{CommitSha, Login};
 use crate::pr_command::permission::Permission;
 use crate::pr_command::Reaction;
-use crate::stage::{PrNumber, Stage};
+use crate::stage::PrNumber;
+use crate::state::AsKey;
 use crate::status_check::CommitStatus;
 
 /// What became of a commit status.
@@ -190,7 +191,7 @@ impl<'c> CommandsApi<'c> {
     pub fn create_deployment(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         pr: Option<PrNumber>,
         sha: &CommitSha,
     ) -> Result<u64, ForgeError> {
@@ -200,7 +201,7 @@ impl<'c> CommandsApi<'c> {
                 Method::POST,
                 &format!("{}/deployments", self.repo_path),
                 Some(&environment::deployment_request(rule, stage, pr, sha)),
-                &format!("a deployment of {stage}"),
+                &format!("a deployment of {}", stage.as_key()),
             )?
             .json("the new deployment")?;
         Ok(created.id)
@@ -210,11 +211,11 @@ impl<'c> CommandsApi<'c> {
     pub fn stage_deployments(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
     ) -> Result<Vec<ListedDeployment>, ForgeError> {
         let listed: Vec<ListedDeployment> = self.client.get_all(
             &format!("{}/deployments?{}", self.repo_path, rule.list_query(stage)),
-            &format!("the deployments of {stage}"),
+            &format!("the deployments of {}", stage.as_key()),
         )?;
         Ok(listed
             .into_iter()
@@ -228,7 +229,7 @@ impl<'c> CommandsApi<'c> {
     pub fn deactivate_stage(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         keep: Option<u64>,
         description: &str,
     ) -> Result<usize, ForgeError> {

@@ -23,7 +23,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::event::CommitSha;
-use crate::stage::{PrNumber, Stage};
+use crate::stage::PrNumber;
+use crate::state::AsKey;
 
 /// The environment when `deployment-environment` is not set.
 pub const DEFAULT_ENVIRONMENT: &str = "preview";
@@ -82,10 +83,10 @@ impl EnvironmentRule {
     }
 
     /// The environment `stage` deploys to.
-    pub fn environment(&self, stage: &Stage) -> String {
+    pub fn environment(&self, stage: &dyn AsKey) -> String {
         match self {
             Self::Shared(name) => name.clone(),
-            Self::PerStage(t) => t.replace(STAGE_PLACEHOLDER, stage.as_str()),
+            Self::PerStage(t) => t.replace(STAGE_PLACEHOLDER, &stage.as_key().to_string()),
         }
     }
 
@@ -95,16 +96,16 @@ impl EnvironmentRule {
 
     /// The deployment's `task`: the stage's own in a shared environment,
     /// GitHub's default `deploy` when the environment is the stage's.
-    pub fn task(&self, stage: &Stage) -> String {
+    pub fn task(&self, stage: &dyn AsKey) -> String {
         match self {
-            Self::Shared(_) => format!("deploy:{stage}"),
+            Self::Shared(_) => format!("deploy:{}", stage.as_key()),
             Self::PerStage(_) => "deploy".to_owned(),
         }
     }
 
     /// The query of `GET …/deployments` that lists `stage`'s deployments
     /// (page by page; the answer still goes through [`is_stage_deployment`]).
-    pub fn list_query(&self, stage: &Stage) -> String {
+    pub fn list_query(&self, stage: &dyn AsKey) -> String {
         let mut q = format!("environment={}", query_value(&self.environment(stage)));
         if self.is_shared() {
             q.push_str("&task=");
@@ -118,7 +119,7 @@ impl EnvironmentRule {
 /// The body of `POST …/deployments` for `stage` at `sha`.
 pub fn deployment_request(
     rule: &EnvironmentRule,
-    stage: &Stage,
+    stage: &dyn AsKey,
     pr: Option<PrNumber>,
     sha: &CommitSha,
 ) -> Value {
@@ -138,8 +139,12 @@ pub fn deployment_request(
 }
 
 /// alchemy-ci's part of a deployment's payload.
-pub fn payload(stage: &Stage, pr: Option<PrNumber>) -> Value {
-    let mut inner = json!({ "stage": stage.as_str() });
+pub fn payload(stage: &dyn AsKey, pr: Option<PrNumber>) -> Value {
+    let key = stage.as_key();
+    let mut inner = json!({ "stage": key.stage.as_str() });
+    if let Some(app) = &key.app {
+        inner["app"] = json!(app.as_str());
+    }
     if let Some(n) = pr {
         inner["pr"] = json!(n.get());
     }
@@ -148,8 +153,8 @@ pub fn payload(stage: &Stage, pr: Option<PrNumber>) -> Value {
 
 /// `preview pr-7 @ abc1234`, within GitHub's 140 characters (a stage name
 /// is at most 63).
-pub fn description(stage: &Stage, sha: &CommitSha) -> String {
-    let d = format!("preview {stage} @ {}", sha.short());
+pub fn description(stage: &dyn AsKey, sha: &CommitSha) -> String {
+    let d = format!("preview {} @ {}", stage.as_key(), sha.short());
     d.chars().take(MAX_DESCRIPTION).collect()
 }
 
@@ -167,17 +172,25 @@ pub struct ListedDeployment {
 /// Whether `d` is one of `stage`'s deployments. In a shared environment
 /// only the payload says so; in a stage's own environment every deployment
 /// there is the stage's, those made before payloads existed included.
-pub fn is_stage_deployment(rule: &EnvironmentRule, d: &ListedDeployment, stage: &Stage) -> bool {
+pub fn is_stage_deployment(
+    rule: &EnvironmentRule,
+    d: &ListedDeployment,
+    stage: &dyn AsKey,
+) -> bool {
     let env_matches = d.environment.eq_ignore_ascii_case(&rule.environment(stage));
+    let key = stage.as_key();
+    let field = |k: &str| {
+        d.payload
+            .get(PAYLOAD_KEY)
+            .and_then(|p| p.get(k))
+            .and_then(Value::as_str)
+    };
     match rule {
         EnvironmentRule::PerStage(_) => env_matches,
         EnvironmentRule::Shared(_) => {
             env_matches
-                && d.payload
-                    .get(PAYLOAD_KEY)
-                    .and_then(|p| p.get("stage"))
-                    .and_then(Value::as_str)
-                    == Some(stage.as_str())
+                && field("stage") == Some(key.stage.as_str())
+                && field("app") == key.app.as_ref().map(|a| a.as_str())
         }
     }
 }
@@ -188,7 +201,7 @@ pub fn is_stage_deployment(rule: &EnvironmentRule, d: &ListedDeployment, stage: 
 pub fn superseded(
     rule: &EnvironmentRule,
     listed: &[ListedDeployment],
-    stage: &Stage,
+    stage: &dyn AsKey,
     keep: Option<u64>,
 ) -> Vec<u64> {
     listed
@@ -214,7 +227,7 @@ fn query_value(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::StagePrefix;
+    use crate::stage::{Stage, StagePrefix};
 
     fn stage(s: &str) -> Stage {
         Stage::parse(s, &StagePrefix::default()).expect("stage")
@@ -292,6 +305,36 @@ mod tests {
             rule.list_query(&pr7),
             "environment=preview&task=deploy%3Apr-7&per_page=100"
         );
+    }
+
+    /// The apps of one pull request share its stage name: in a shared
+    /// environment their deployments are told apart by the app in the
+    /// payload, so one app's deploy never marks another's inactive.
+    #[test]
+    fn apps_of_one_stage_keep_their_own_deployments() {
+        use crate::apps::spec::AppName;
+        use crate::state::StateKey;
+        let rule = EnvironmentRule::default();
+        let pr7 = stage("pr-7");
+        let app = |a: &str| StateKey::app(pr7.clone(), AppName::parse(a).expect("app"));
+        let (api, web) = (app("api"), app("web"));
+        let sha = CommitSha::parse(&"a".repeat(40)).expect("sha");
+        let req = deployment_request(&rule, &api, PrNumber::new(7), &sha);
+        assert_eq!(
+            req["payload"],
+            json!({"alchemy-ci": {"stage": "pr-7", "app": "api", "pr": 7}})
+        );
+        assert_eq!(req["task"], "deploy:pr-7@api");
+        assert_eq!(req["description"], "preview pr-7@api @ aaaaaaa");
+        let all = vec![
+            listed(1, "preview", payload(&api, PrNumber::new(7))),
+            listed(2, "preview", payload(&web, PrNumber::new(7))),
+            listed(3, "preview", payload(&pr7, PrNumber::new(7))),
+        ];
+        assert_eq!(superseded(&rule, &all, &api, None), vec![1]);
+        assert_eq!(superseded(&rule, &all, &pr7, None), vec![3]);
+        let per = EnvironmentRule::parse("preview-{stage}").expect("rule");
+        assert_eq!(per.environment(&web), "preview-pr-7@web");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! What alchemy-ci asks of GitHub: the live state of a pull request, the
-//! open pull requests, one sticky comment per stage, deployments, whether
-//! a workflow run is still running, and what comment commands need (a
-//! commenter's permission, reactions, commit statuses, a PR's head), which
+//! What alchemy-ci asks of GitHub: the live state of a pull request and
+//! the files it changes, the open pull requests, one sticky comment per
+//! stage (or per pull request, for apps), deployments, whether a workflow
+//! run is still running, and what comment commands need (a commenter's
+//! permission, reactions, commit statuses, a PR's head), which
 //! `commands_api` implements.
 
 use std::sync::OnceLock;
@@ -15,11 +16,13 @@ use super::client::{Answer, Client, ForgeError};
 use super::commands_api::{CommandsApi, PullHead, StatusWrite};
 use super::comment::marker;
 use super::environment::{self, EnvironmentRule};
+use crate::apps::affected::ChangedFiles;
 use crate::event::{CommitSha, Login};
 use crate::plan::LivePr;
 use crate::pr_command::permission::Permission;
 use crate::pr_command::Reaction;
 use crate::stage::{PrNumber, Stage};
+use crate::state::AsKey;
 use crate::status_check::CommitStatus;
 
 /// GitHub as the rest of alchemy-ci sees it. One real implementation
@@ -34,13 +37,31 @@ pub trait Forge: Send + Sync {
         number: PrNumber,
         stage: &Stage,
         body: &str,
+    ) -> Result<CommentWrite, ForgeError> {
+        self.upsert_marked_comment(number, &marker(stage), body)
+    }
+    /// Creates or edits the comment of ours that holds `mark` (the apps'
+    /// comment of a pull request, say); folds duplicates into the oldest.
+    fn upsert_marked_comment(
+        &self,
+        number: PrNumber,
+        mark: &str,
+        body: &str,
     ) -> Result<CommentWrite, ForgeError>;
+    /// The files pull request `number` changes, every page (GitHub lists
+    /// at most 3,000).
+    fn changed_files(&self, number: PrNumber) -> Result<ChangedFiles, ForgeError>;
+    /// The files `head` changes since `base`, when `head` is `base` moved
+    /// forward (else unknown); GitHub lists at most 300.
+    fn compare_files(&self, base: &CommitSha, head: &CommitSha)
+        -> Result<ChangedFiles, ForgeError>;
     /// Creates `stage`'s deployment of `sha` in the environment `rule`
-    /// names.
+    /// names; `stage` is an app's stage (`pr-7@api`) in a repository with
+    /// `apps:`.
     fn create_deployment(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         pr: Option<PrNumber>,
         sha: &CommitSha,
     ) -> Result<u64, ForgeError>;
@@ -50,7 +71,7 @@ pub trait Forge: Send + Sync {
     fn deactivate_deployments(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         keep: Option<u64>,
         description: &str,
     ) -> Result<usize, ForgeError>;
@@ -325,10 +346,10 @@ impl Forge for GitHub {
             .collect())
     }
 
-    fn upsert_comment(
+    fn upsert_marked_comment(
         &self,
         number: PrNumber,
-        stage: &Stage,
+        mark: &str,
         body: &str,
     ) -> Result<CommentWrite, ForgeError> {
         let me = self.identity()?;
@@ -337,12 +358,11 @@ impl Forge for GitHub {
             &format!("{}/issues/{number}/comments?per_page=100", self.repo_path),
             &what,
         )?;
-        let mark = marker(stage);
         // Oldest first, as GitHub lists them; only our own comments count, so
         // a marker pasted by someone else is never edited.
         let mut ours: Vec<&Comment> = all
             .iter()
-            .filter(|c| me.owns(c) && c.body.as_deref().is_some_and(|b| b.contains(&mark)))
+            .filter(|c| me.owns(c) && c.body.as_deref().is_some_and(|b| b.contains(mark)))
             .collect();
         ours.sort_by_key(|c| c.id);
         let Some(keep) = ours.first() else {
@@ -384,10 +404,11 @@ impl Forge for GitHub {
     fn create_deployment(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         pr: Option<PrNumber>,
         sha: &CommitSha,
     ) -> Result<u64, ForgeError> {
+        let stage = &stage.as_key();
         // A mark of this request, so that after a failure that may have
         // come after GitHub created the deployment, it is found, not
         // created twice.
@@ -453,12 +474,26 @@ impl Forge for GitHub {
     fn deactivate_deployments(
         &self,
         rule: &EnvironmentRule,
-        stage: &Stage,
+        stage: &dyn AsKey,
         keep: Option<u64>,
         description: &str,
     ) -> Result<usize, ForgeError> {
         self.commands()?
             .deactivate_stage(rule, stage, keep, description)
+    }
+
+    fn changed_files(&self, number: PrNumber) -> Result<ChangedFiles, ForgeError> {
+        let repository = self.repo_path.trim_start_matches("/repos/");
+        super::files::changed_files(&self.client, repository, number)
+    }
+
+    fn compare_files(
+        &self,
+        base: &CommitSha,
+        head: &CommitSha,
+    ) -> Result<ChangedFiles, ForgeError> {
+        let repository = self.repo_path.trim_start_matches("/repos/");
+        super::files::compared_files(&self.client, repository, base, head)
     }
 
     fn workflow_run(&self, id: u64) -> Result<WorkflowRun, ForgeError> {

@@ -8,7 +8,8 @@
 //! it to disk, then renames a new `current` over the old one and flushes the
 //! folder, so a crash at any point leaves a complete generation in force and
 //! a write reported done survives a power cut. Writers of one stage
-//! serialise on an exclusive lock of `<root>/stages/<stage>.lock`.
+//! serialise on an exclusive lock of `<root>/stages/<stage>.lock`. An
+//! app's stage is the folder `<root>/stages/<stage>@<app>`.
 //!
 //! A generation id is the time in milliseconds and 64 random bits, so a
 //! version never comes back, not even after the stage is removed and made
@@ -21,7 +22,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::files::{check_rel_path, read_tree};
-use super::{Loaded, Snapshot, StateStore, StoreError, Version};
+use super::{AsKey, Loaded, Snapshot, StateKey, StateStore, StoreError, Version};
 use crate::record::Record;
 use crate::stage::Stage;
 
@@ -38,16 +39,16 @@ impl DirStore {
         self.root.join("stages")
     }
 
-    fn stage_dir(&self, stage: &Stage) -> PathBuf {
-        self.stages().join(stage.as_str())
+    fn stage_dir(&self, stage: &StateKey) -> PathBuf {
+        self.stages().join(stage.to_string())
     }
 
-    fn lock_path(&self, stage: &Stage) -> PathBuf {
+    fn lock_path(&self, stage: &StateKey) -> PathBuf {
         self.stages().join(format!("{stage}.lock"))
     }
 
     /// Holds the stage's lock file exclusively until dropped.
-    fn lock(&self, stage: &Stage) -> Result<File, StoreError> {
+    fn lock(&self, stage: &StateKey) -> Result<File, StoreError> {
         let stages = self.stages();
         fs::create_dir_all(&stages)
             .map_err(|e| StoreError::io(format!("creating {}", stages.display()), e))?;
@@ -65,7 +66,7 @@ impl DirStore {
 
     /// The live generation's id. Older versions of this store wrote
     /// counters (`1`, `2`, …); they read as ids like any other.
-    fn current(&self, stage: &Stage) -> Result<Option<String>, StoreError> {
+    fn current(&self, stage: &StateKey) -> Result<Option<String>, StoreError> {
         let path = self.stage_dir(stage).join("current");
         match fs::read_to_string(&path) {
             Ok(text) => {
@@ -87,7 +88,7 @@ impl DirStore {
         }
     }
 
-    fn read_generation(&self, stage: &Stage, generation: &str) -> Result<Snapshot, StoreError> {
+    fn read_generation(&self, stage: &StateKey, generation: &str) -> Result<Snapshot, StoreError> {
         let gen_dir = self.stage_dir(stage).join(format!("v{generation}"));
         let record_path = gen_dir.join("record.json");
         let record = match fs::read(&record_path) {
@@ -112,12 +113,10 @@ impl DirStore {
         Ok(Snapshot { record, files })
     }
 
-    fn check(&self, stage: &Stage, expected: &Version) -> Result<Option<String>, StoreError> {
+    fn check(&self, stage: &StateKey, expected: &Version) -> Result<Option<String>, StoreError> {
         let now = self.current(stage)?;
         if Version(now.clone()) != *expected {
-            return Err(StoreError::Conflict {
-                stage: stage.clone(),
-            });
+            return Err(StoreError::Conflict { key: stage.clone() });
         }
         Ok(now)
     }
@@ -128,7 +127,8 @@ impl StateStore for DirStore {
         format!("folder {}", self.root.display())
     }
 
-    fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
+    fn load(&self, key: &dyn AsKey) -> Result<Loaded, StoreError> {
+        let stage = &key.as_key();
         let absent = Loaded {
             snapshot: Snapshot::default(),
             version: Version::ABSENT,
@@ -150,11 +150,12 @@ impl StateStore for DirStore {
 
     fn put(
         &self,
-        stage: &Stage,
+        key: &dyn AsKey,
         snapshot: &Snapshot,
         expected: &Version,
         _message: &str,
     ) -> Result<Version, StoreError> {
+        let stage = &key.as_key();
         let _guard = self.lock(stage)?;
         let old = self.check(stage, expected)?;
         let next = generation_id();
@@ -192,7 +193,8 @@ impl StateStore for DirStore {
         Ok(Version(Some(next)))
     }
 
-    fn remove(&self, stage: &Stage, expected: &Version) -> Result<(), StoreError> {
+    fn remove(&self, key: &dyn AsKey, expected: &Version) -> Result<(), StoreError> {
+        let stage = &key.as_key();
         let _guard = self.lock(stage)?;
         self.check(stage, expected)?;
         let dir = self.stage_dir(stage);
@@ -204,6 +206,10 @@ impl StateStore for DirStore {
     }
 
     fn list(&self) -> Result<Vec<Stage>, StoreError> {
+        Ok(super::single_stages(self.keys()?))
+    }
+
+    fn keys(&self) -> Result<Vec<StateKey>, StoreError> {
         let stages = self.stages();
         let entries = match fs::read_dir(&stages) {
             Ok(e) => e,
@@ -216,9 +222,9 @@ impl StateStore for DirStore {
             let Ok(name) = e.file_name().into_string() else {
                 continue;
             };
-            if let Ok(stage) = Stage::parse_stored(&name) {
+            if let Some(key) = StateKey::parse(&name) {
                 if e.path().join("current").is_file() {
-                    out.push(stage);
+                    out.push(key);
                 }
             }
         }

@@ -52,7 +52,10 @@ pub fn check_rel_path(p: &str) -> Result<&Path, String> {
 }
 
 /// Checks every file path of a snapshot before a store writes it.
-pub fn check_paths(stage: &Stage, files: &BTreeMap<String, Vec<u8>>) -> Result<(), StoreError> {
+pub fn check_paths(
+    stage: &super::StateKey,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Result<(), StoreError> {
     for rel in files.keys() {
         check_rel_path(rel).map_err(|message| StoreError::Corrupt {
             location: format!("state file of {stage}"),

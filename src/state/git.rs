@@ -27,7 +27,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::files::check_rel_path;
-use super::{Loaded, Snapshot, StageRecord, StateStore, StoreError, Version};
+use super::{
+    AsKey, KeyRecord, Loaded, Snapshot, StageRecord, StateKey, StateStore, StoreError, Version,
+};
 use crate::record::Record;
 use crate::stage::Stage;
 
@@ -194,9 +196,10 @@ impl GitStore {
         })
     }
 
-    /// The full name of a stage's ref.
-    pub fn ref_name(&self, stage: &Stage) -> String {
-        format!("{}{stage}", self.prefix)
+    /// The full name of a stage's ref (`<prefix>pr-7`, or `<prefix>pr-7@api`
+    /// for an app's stage).
+    pub fn ref_name(&self, key: &dyn AsKey) -> String {
+        format!("{}{}", self.prefix, key.as_key())
     }
 
     /// The configuration every git command gets through the environment,
@@ -571,7 +574,7 @@ impl GitStore {
     fn push(
         &self,
         w: &Work,
-        stage: &Stage,
+        stage: &StateKey,
         refname: &str,
         extra: &[&str],
         refspec: &str,
@@ -598,9 +601,7 @@ impl GitStore {
         };
         match flag {
             '!' if CONFLICT_REASONS.iter().any(|r| summary.contains(r)) => {
-                Err(StoreError::Conflict {
-                    stage: stage.clone(),
-                })
+                Err(StoreError::Conflict { key: stage.clone() })
             }
             '!' => Err(StoreError::Unavailable {
                 store: self.describe(),
@@ -611,9 +612,7 @@ impl GitStore {
             }),
             // The remote already holds exactly this commit: an identical
             // write by someone else, after the version this one was built on.
-            '=' => Err(StoreError::Conflict {
-                stage: stage.clone(),
-            }),
+            '=' => Err(StoreError::Conflict { key: stage.clone() }),
             other => Ok(other),
         }
     }
@@ -624,8 +623,8 @@ impl StateStore for GitStore {
         format!("git refs {}<stage> of {}", self.prefix, self.url)
     }
 
-    fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
-        let refname = self.ref_name(stage);
+    fn load(&self, key: &dyn AsKey) -> Result<Loaded, StoreError> {
+        let refname = self.ref_name(key);
         self.with_work(|w| match self.fetch_tip(w, &refname)? {
             None => Ok(Loaded {
                 snapshot: Snapshot::default(),
@@ -644,15 +643,14 @@ impl StateStore for GitStore {
 
     fn put(
         &self,
-        stage: &Stage,
+        key: &dyn AsKey,
         snapshot: &Snapshot,
         expected: &Version,
         message: &str,
     ) -> Result<Version, StoreError> {
+        let stage = &key.as_key();
         super::files::check_paths(stage, &snapshot.files)?;
-        let conflict = || StoreError::Conflict {
-            stage: stage.clone(),
-        };
+        let conflict = || StoreError::Conflict { key: stage.clone() };
         let parent = match expected.0.as_deref() {
             None => None,
             Some(v) if is_object_id(v) => Some(v),
@@ -692,11 +690,10 @@ impl StateStore for GitStore {
         })
     }
 
-    fn remove(&self, stage: &Stage, expected: &Version) -> Result<(), StoreError> {
+    fn remove(&self, key: &dyn AsKey, expected: &Version) -> Result<(), StoreError> {
+        let stage = &key.as_key();
         let refname = self.ref_name(stage);
-        let conflict = || StoreError::Conflict {
-            stage: stage.clone(),
-        };
+        let conflict = || StoreError::Conflict { key: stage.clone() };
         self.with_work(|w| match expected.0.as_deref() {
             None => {
                 // Nothing to delete; it is a conflict only if the stage exists.
@@ -725,17 +722,21 @@ impl StateStore for GitStore {
     }
 
     fn list(&self) -> Result<Vec<Stage>, StoreError> {
+        Ok(super::single_stages(self.keys()?))
+    }
+
+    fn keys(&self) -> Result<Vec<StateKey>, StoreError> {
         self.with_work(|w| {
             // One request. (ls-remote sends no ref prefix for patterns, so
             // the filtering happens here.)
             let args = ["ls-remote", "--refs", self.url.as_str()];
             let out = w.git.run(&args, None).map_err(|f| self.classify(&f))?;
             let listing = String::from_utf8_lossy(&out.stdout);
-            let mut stages: Vec<Stage> = listing
+            let mut stages: Vec<StateKey> = listing
                 .lines()
                 .filter_map(|l| l.split('\t').nth(1))
                 .filter_map(|r| r.strip_prefix(self.prefix.as_str()))
-                .filter_map(|name| Stage::parse_stored(name).ok())
+                .filter_map(StateKey::parse)
                 .collect();
             stages.sort();
             stages.dedup();
@@ -743,9 +744,13 @@ impl StateStore for GitStore {
         })
     }
 
+    fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
+        Ok(super::single_records(self.key_records()?))
+    }
+
     /// One depth-1 fetch of every stage ref, then one `cat-file` for all
     /// the `record.json` blobs; no state file is read.
-    fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
+    fn key_records(&self) -> Result<Vec<KeyRecord>, StoreError> {
         self.with_work(|w| {
             // The `+` lets the LOCAL copies in this private repository be
             // replaced; nothing is ever force-pushed.
@@ -768,13 +773,13 @@ impl StateStore for GitStore {
             ];
             let out = w.git.run(&args, None).map_err(|f| self.unavailable(&f))?;
             let listing = String::from_utf8_lossy(&out.stdout);
-            let mut tips: Vec<(Stage, String)> = listing
+            let mut tips: Vec<(StateKey, String)> = listing
                 .lines()
                 .filter_map(|l| l.split_once(' '))
                 .filter(|(oid, _)| is_object_id(oid))
                 .filter_map(|(oid, r)| {
                     let name = r.strip_prefix(ALL_REFS)?;
-                    Some((Stage::parse_stored(name).ok()?, oid.to_owned()))
+                    Some((StateKey::parse(name)?, oid.to_owned()))
                 })
                 .collect();
             tips.sort();

@@ -49,7 +49,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::files::check_rel_path;
-use super::{Loaded, Snapshot, StageRecord, StateStore, StoreError, Version};
+use super::{
+    AsKey, KeyRecord, Loaded, Snapshot, StageRecord, StateKey, StateStore, StoreError, Version,
+};
 use crate::record::Record;
 use crate::stage::Stage;
 use crate::time::Timestamp;
@@ -217,7 +219,7 @@ pub struct S3Store {
     rt: tokio::runtime::Runtime,
     location: S3Location,
     endpoint: Option<String>,
-    cache: Mutex<HashMap<Stage, Cached>>,
+    cache: Mutex<HashMap<StateKey, Cached>>,
     crash_before_commit: AtomicBool,
 }
 
@@ -291,11 +293,11 @@ impl S3Store {
         }
     }
 
-    fn record_key(&self, stage: &Stage) -> Key {
+    fn record_key(&self, stage: &StateKey) -> Key {
         Key::from(format!("{}/{stage}/record.json", self.stages_dir()).as_str())
     }
 
-    fn file_key(&self, stage: &Stage, generation: &str, rel: &str) -> Result<Key, StoreError> {
+    fn file_key(&self, stage: &StateKey, generation: &str, rel: &str) -> Result<Key, StoreError> {
         let raw = format!("{}/{stage}/alchemy/{generation}/{rel}", self.stages_dir());
         Key::parse(&raw).map_err(|e| StoreError::Corrupt {
             location: format!("state file {rel:?} of {stage}"),
@@ -307,10 +309,8 @@ impl S3Store {
         format!("s3://{}/{key}", self.location.bucket)
     }
 
-    fn conflict(stage: &Stage) -> StoreError {
-        StoreError::Conflict {
-            stage: stage.clone(),
-        }
+    fn conflict(stage: &StateKey) -> StoreError {
+        StoreError::Conflict { key: stage.clone() }
     }
 
     /// Turns a client error into the store's kinds: refused credentials,
@@ -354,7 +354,7 @@ impl S3Store {
     }
 
     /// Reads a stage object: `None` when there is none.
-    async fn read_object(&self, stage: &Stage) -> Result<Option<StageObject>, StoreError> {
+    async fn read_object(&self, stage: &StateKey) -> Result<Option<StageObject>, StoreError> {
         let key = self.record_key(stage);
         let got = match self.client.get(&key).await {
             Ok(g) => g,
@@ -391,7 +391,7 @@ impl S3Store {
 
     /// The manifest (and file bytes, when this handle has them) of the
     /// stage object at `etag`, or a conflict when that is no longer it.
-    async fn base(&self, stage: &Stage, etag: &str) -> Result<Cached, StoreError> {
+    async fn base(&self, stage: &StateKey, etag: &str) -> Result<Cached, StoreError> {
         if let Some(c) = self.cached(stage, etag) {
             return Ok(c);
         }
@@ -405,7 +405,7 @@ impl S3Store {
         }
     }
 
-    fn cached(&self, stage: &Stage, etag: &str) -> Option<Cached> {
+    fn cached(&self, stage: &StateKey, etag: &str) -> Option<Cached> {
         let cache = self.cache.lock().ok()?;
         let c = cache.get(stage).filter(|c| c.etag == etag)?;
         Some(Cached {
@@ -415,7 +415,7 @@ impl S3Store {
         })
     }
 
-    fn remember(&self, stage: &Stage, entry: Option<Cached>) {
+    fn remember(&self, stage: &StateKey, entry: Option<Cached>) {
         if let Ok(mut cache) = self.cache.lock() {
             match entry {
                 Some(c) => cache.insert(stage.clone(), c),
@@ -424,7 +424,7 @@ impl S3Store {
         }
     }
 
-    async fn load_async(&self, stage: &Stage) -> Result<Loaded, StoreError> {
+    async fn load_async(&self, stage: &StateKey) -> Result<Loaded, StoreError> {
         // A write that replaces the stage object deletes the old files right
         // after: a read that started before it may find one gone. It then
         // sees a new ETag and reads again.
@@ -503,7 +503,7 @@ impl S3Store {
 
     async fn put_async(
         &self,
-        stage: &Stage,
+        stage: &StateKey,
         snapshot: &Snapshot,
         expected: &Version,
     ) -> Result<Version, StoreError> {
@@ -561,7 +561,7 @@ impl S3Store {
     /// the uploads yet: on failure they are deleted.
     async fn upload_files(
         &self,
-        stage: &Stage,
+        stage: &StateKey,
         snapshot: &Snapshot,
         base: Option<&Cached>,
         generation: &str,
@@ -608,7 +608,7 @@ impl S3Store {
     /// tombstone an interrupted removal left long ago.
     async fn commit(
         &self,
-        stage: &Stage,
+        stage: &StateKey,
         body: &[u8],
         expected: &Version,
         manifest: &Manifest,
@@ -685,21 +685,21 @@ impl S3Store {
     }
 
     /// The ETag of the stage object if it is the one this write made.
-    async fn etag_if_ours(&self, stage: &Stage, mine: &Manifest) -> Result<String, StoreError> {
+    async fn etag_if_ours(&self, stage: &StateKey, mine: &Manifest) -> Result<String, StoreError> {
         match self.read_object(stage).await? {
             Some(o) if o.manifest.generation == mine.generation => Ok(o.etag),
             _ => Err(Self::conflict(stage)),
         }
     }
 
-    fn names(&self, stage: &Stage, manifest: &Manifest, key: &Key) -> bool {
+    fn names(&self, stage: &StateKey, manifest: &Manifest, key: &Key) -> bool {
         manifest
             .objects
             .iter()
             .any(|(rel, g)| self.file_key(stage, g, rel).is_ok_and(|k| &k == key))
     }
 
-    async fn remove_async(&self, stage: &Stage, expected: &Version) -> Result<(), StoreError> {
+    async fn remove_async(&self, stage: &StateKey, expected: &Version) -> Result<(), StoreError> {
         let Some(etag) = &expected.0 else {
             return match self.read_object(stage).await? {
                 Some(o) if !o.is_tombstone() => Err(Self::conflict(stage)),
@@ -784,27 +784,27 @@ impl S3Store {
         ok
     }
 
-    async fn list_async(&self) -> Result<Vec<Stage>, StoreError> {
+    async fn list_async(&self) -> Result<Vec<StateKey>, StoreError> {
         let dir = Key::from(self.stages_dir().as_str());
         let listed = self
             .client
             .list_with_delimiter(Some(&dir))
             .await
             .map_err(|e| self.error(&e, "listing the stages"))?;
-        let mut stages: Vec<Stage> = listed
+        let mut stages: Vec<StateKey> = listed
             .common_prefixes
             .iter()
             .filter_map(|p| p.filename())
-            .filter_map(|name| Stage::parse_stored(name).ok())
+            .filter_map(StateKey::parse)
             .collect();
         stages.sort();
         stages.dedup();
         Ok(stages)
     }
 
-    async fn records_async(&self) -> Result<Vec<StageRecord>, StoreError> {
+    async fn records_async(&self) -> Result<Vec<KeyRecord>, StoreError> {
         let stages = self.list_async().await?;
-        let read: Vec<(Stage, Result<Option<StageObject>, StoreError>)> = stream::iter(stages)
+        let read: Vec<(StateKey, Result<Option<StageObject>, StoreError>)> = stream::iter(stages)
             .map(|stage| async move {
                 let r = self.read_object(&stage).await;
                 (stage, r)
@@ -836,29 +836,38 @@ impl StateStore for S3Store {
         }
     }
 
-    fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
-        self.rt.block_on(self.load_async(stage))
+    fn load(&self, key: &dyn AsKey) -> Result<Loaded, StoreError> {
+        self.rt.block_on(self.load_async(&key.as_key()))
     }
 
     fn put(
         &self,
-        stage: &Stage,
+        key: &dyn AsKey,
         snapshot: &Snapshot,
         expected: &Version,
         _message: &str,
     ) -> Result<Version, StoreError> {
-        self.rt.block_on(self.put_async(stage, snapshot, expected))
+        self.rt
+            .block_on(self.put_async(&key.as_key(), snapshot, expected))
     }
 
-    fn remove(&self, stage: &Stage, expected: &Version) -> Result<(), StoreError> {
-        self.rt.block_on(self.remove_async(stage, expected))
+    fn remove(&self, key: &dyn AsKey, expected: &Version) -> Result<(), StoreError> {
+        self.rt.block_on(self.remove_async(&key.as_key(), expected))
     }
 
     fn list(&self) -> Result<Vec<Stage>, StoreError> {
+        Ok(super::single_stages(self.keys()?))
+    }
+
+    fn keys(&self) -> Result<Vec<StateKey>, StoreError> {
         self.rt.block_on(self.list_async())
     }
 
     fn records(&self) -> Result<Vec<StageRecord>, StoreError> {
+        Ok(super::single_records(self.key_records()?))
+    }
+
+    fn key_records(&self) -> Result<Vec<KeyRecord>, StoreError> {
         self.rt.block_on(self.records_async())
     }
 }

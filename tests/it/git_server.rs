@@ -120,6 +120,11 @@ impl GitDaemon {
                     "--enable=receive-pack",
                     "--reuseaddr",
                     "--listen=127.0.0.1",
+                    // Past its default of 32 clients, git daemon kills one
+                    // (the client sees "Connection reset by peer"): the
+                    // contract's 20 concurrent stores reach that on a
+                    // loaded machine.
+                    "--max-connections=0",
                 ])
                 .arg(format!("--port={port}"))
                 .arg(base.path())

@@ -63,6 +63,14 @@ impl Backend for Daemon {
 }
 
 #[test]
+fn git_app_keys_live_beside_stages() {
+    let d = Daemon::new();
+    store_contract::app_keys_live_beside_stages(&d);
+    assert!(d.server_tip("pr-7@web").is_some());
+    assert!(d.server_tip("pr-7").is_some());
+}
+
+#[test]
 fn git_round_trip() {
     store_contract::round_trip(&Daemon::new());
 }

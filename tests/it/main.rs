@@ -8,6 +8,7 @@ mod alchemy_e2e;
 mod alchemy_v2;
 mod app_managed;
 mod apps;
+mod apps_e2e;
 mod bad_input;
 mod cleanup;
 mod comment_commands;

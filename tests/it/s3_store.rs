@@ -170,6 +170,18 @@ fn the_server_decides_racing_conditional_writes_atomically() {
 
 // --- The contract ------------------------------------------------------------
 
+/// `@` in a key travels through the S3 client's URLs and the server's
+/// listing unchanged: the stage object is `<prefix>/stages/pr-7@web/record.json`.
+#[test]
+fn s3_app_keys_live_beside_stages() {
+    contract::app_keys_live_beside_stages(&backend("contract-apps"));
+    let keys = keys_under("contract-apps/stages/pr-7@web");
+    assert!(
+        keys.contains("contract-apps/stages/pr-7@web/record.json"),
+        "{keys:?}"
+    );
+}
+
 #[test]
 fn s3_round_trip() {
     contract::round_trip(&backend("contract-round-trip"));

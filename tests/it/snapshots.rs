@@ -177,3 +177,67 @@ fn json_plan_for_a_hostile_comment() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     insta::assert_json_snapshot!(v);
 }
+
+/// `simulate` for `examples/monorepo`: its config, named from here.
+fn monorepo(args: &[&str]) -> String {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/monorepo/alchemy-ci.yml")
+        .display()
+        .to_string();
+    let mut all = args.to_vec();
+    all.extend(["--config", &config, "--alchemy-command", "v1"]);
+    simulate(&all)
+}
+
+/// A push to a pull request of the monorepo that changes `web` only, with
+/// `api` deployed: `web` deploys (the file and pattern that matched), `api`
+/// is kept, the order, each app's plan and the comment.
+#[test]
+fn plan_for_a_monorepo_pull_request() {
+    insta::assert_snapshot!(monorepo(&[
+        "simulate",
+        "--event",
+        &example("pr_synchronize.json"),
+        "--pr-state",
+        "open",
+        "--changed",
+        "apps/web/alchemy.run.ts",
+        "--changed",
+        "apps/web/README.md",
+        "--deployed",
+        "api",
+    ]));
+}
+
+/// The close of a monorepo's pull request: `web` goes before the `api`
+/// whose URL it reads, and gets that URL for its destroy.
+#[test]
+fn plan_for_a_monorepo_close() {
+    insta::assert_snapshot!(monorepo(&[
+        "simulate",
+        "--event",
+        &example("pr_closed.json"),
+        "--event-name",
+        "pull_request",
+        "--deployed",
+        "api",
+        "--deployed",
+        "web",
+    ]));
+}
+
+/// The JSON of a run over the apps: the event's decision, the affected
+/// apps and why, the selection, the order and each app's plan.
+#[test]
+fn json_plan_for_a_monorepo_pull_request() {
+    let out = monorepo(&[
+        "simulate",
+        "--json",
+        "--event",
+        &example("pr_opened.json"),
+        "--changed",
+        "apps/api/src/index.ts",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    insta::assert_json_snapshot!(v);
+}

@@ -13,7 +13,7 @@ use alchemy_ci::record::{Record, RecordStatus};
 use alchemy_ci::stage::{Stage, StagePrefix};
 use alchemy_ci::state::dir::DirStore;
 use alchemy_ci::state::lease::{Holder, LeaseOptions};
-use alchemy_ci::state::{Loaded, Snapshot, StageRecord, StateStore, StoreError, Version};
+use alchemy_ci::state::{AsKey, Loaded, Snapshot, StageRecord, StateStore, StoreError, Version};
 use alchemy_ci::time::Timestamp;
 
 use crate::support::{fixture, Dir};
@@ -28,7 +28,7 @@ impl StateStore for Colliding {
     fn describe(&self) -> String {
         "colliding store".into()
     }
-    fn load(&self, stage: &Stage) -> Result<Loaded, StoreError> {
+    fn load(&self, stage: &dyn AsKey) -> Result<Loaded, StoreError> {
         let mut l = self.inner.load(stage)?;
         l.snapshot
             .files
@@ -37,7 +37,7 @@ impl StateStore for Colliding {
     }
     fn put(
         &self,
-        stage: &Stage,
+        stage: &dyn AsKey,
         s: &Snapshot,
         v: &Version,
         m: &str,
@@ -46,7 +46,7 @@ impl StateStore for Colliding {
         clean.files.remove("app/pr-5/x.json/y");
         self.inner.put(stage, &clean, v, m)
     }
-    fn remove(&self, stage: &Stage, v: &Version) -> Result<(), StoreError> {
+    fn remove(&self, stage: &dyn AsKey, v: &Version) -> Result<(), StoreError> {
         self.inner.remove(stage, v)
     }
     fn list(&self) -> Result<Vec<Stage>, StoreError> {

@@ -354,3 +354,103 @@ fn dir_corrupt_record_names_the_file() {
         other => panic!("expected Corrupt, got {other:?}"),
     }
 }
+
+/// An app's stage is stored under `<stage>@<app>` beside the single-app
+/// stage of the same name: each its own snapshot, version and lock;
+/// `list` and `records` show only stages, as versions before apps did,
+/// and `keys` and `key_records` show both.
+pub fn app_keys_live_beside_stages(b: &dyn Backend) {
+    use alchemy_ci::apps::spec::AppName;
+    use alchemy_ci::state::StateKey;
+    let app_key = |app: &str| StateKey::app(stage("pr-7"), AppName::parse(app).expect("app"));
+    let (api, web, single) = (app_key("api"), app_key("web"), stage("pr-7"));
+    let store = b.store();
+    let with_app = |body: &str, app: &str| {
+        let mut s = snapshot("pr-7", body);
+        if let Some(r) = s.record.as_mut() {
+            r.app = Some(AppName::parse(app).expect("app"));
+        }
+        s
+    };
+    store
+        .put(&single, &snapshot("pr-7", "single"), &Version::ABSENT, "s")
+        .expect("put the stage");
+    let v_api = store
+        .put(&api, &with_app("api", "api"), &Version::ABSENT, "api")
+        .expect("put pr-7@api");
+    // A lock on one app's stage does not touch the others.
+    let clock = SystemClock::default();
+    let acquire = Acquire {
+        store: store.as_ref(),
+        stage: &web,
+        holder: &holder("web-run"),
+        opts: &quick(0),
+        clock: &clock,
+        stop: &|| false,
+        gone: &|_| None,
+    };
+    let intent = Intent {
+        action: "deploy",
+        status: Some(RecordStatus::Deploying),
+        pr: None,
+        create: true,
+    };
+    let Ok(Acquired::Held(held)) = lease::acquire(&acquire, &intent) else {
+        panic!("could not lock pr-7@web");
+    };
+    let held = held.current;
+    let other = b.store();
+    take(
+        other.as_ref(),
+        &single,
+        &holder("other"),
+        &quick(0),
+        RecordStatus::Deploying,
+    )
+    .expect("the stage itself is free");
+    let got = other.load(&api).expect("load pr-7@api");
+    assert_eq!(got.snapshot, with_app("api", "api"));
+    assert_eq!(got.version, v_api);
+    let web_record = held.snapshot.record.expect("the lock made a record");
+    assert_eq!(web_record.app.as_ref().map(AppName::as_str), Some("web"));
+    assert_eq!(web_record.stage, single);
+
+    assert_eq!(other.list().expect("list"), vec![single.clone()]);
+    assert_eq!(
+        other.keys().expect("keys"),
+        vec![StateKey::single(single.clone()), api.clone(), web.clone()]
+    );
+    assert_eq!(other.records().expect("records").len(), 1);
+    let all: Vec<(String, Option<String>)> = other
+        .key_records()
+        .expect("key records")
+        .into_iter()
+        .map(|(k, r)| {
+            let app = r
+                .expect("readable")
+                .and_then(|r| r.app)
+                .map(|a| a.to_string());
+            (k.to_string(), app)
+        })
+        .collect();
+    assert_eq!(
+        all,
+        [
+            ("pr-7".to_owned(), None),
+            ("pr-7@api".to_owned(), Some("api".to_owned())),
+            ("pr-7@web".to_owned(), Some("web".to_owned())),
+        ]
+    );
+    other.remove(&api, &v_api).expect("remove pr-7@api");
+    assert!(b.store().load(&api).expect("load").snapshot.is_empty());
+    assert!(!b.store().load(&single).expect("load").snapshot.is_empty());
+    assert_eq!(b.store().keys().expect("keys").len(), 2);
+}
+
+#[test]
+fn dir_app_keys_live_beside_stages() {
+    let d = dir();
+    app_keys_live_beside_stages(&d);
+    assert!(d.0.path().join("stages/pr-7@web/current").is_file());
+    assert!(d.0.path().join("stages/pr-7@web.lock").is_file());
+}

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{Scope, ScopedJoinHandle};
 
 use super::{describe, Holder, LeaseOptions};
-use crate::stage::Stage;
-use crate::state::{Loaded, StateStore, StoreError};
+use crate::state::{Loaded, StateKey, StateStore, StoreError};
 use crate::time::Clock;
 
 /// Where the state files a renewal saves come from: the working tree while
@@ -37,7 +36,7 @@ struct Kept {
 /// What a [`Keeper`] works with.
 pub struct KeeperParts<'a> {
     pub store: &'a dyn StateStore,
-    pub stage: Stage,
+    pub stage: StateKey,
     pub holder: Holder,
     pub opts: LeaseOptions,
     pub clock: &'a dyn Clock,

@@ -15,9 +15,9 @@ mod unlock;
 
 use std::time::Duration;
 
-use super::{Loaded, Snapshot, StateStore, StoreError, Version};
+use super::{AsKey, Loaded, Snapshot, StateKey, StateStore, StoreError, Version};
 use crate::record::{Lease, LockEvent, Record, RecordStatus, RunRef};
-use crate::stage::{PrNumber, Stage};
+use crate::stage::PrNumber;
 use crate::time::{Clock, Timestamp};
 
 pub use keeper::{FileSource, Keeper, KeeperParts};
@@ -87,21 +87,21 @@ impl Default for LeaseOptions {
 pub enum LeaseError {
     #[error("stage {stage} is locked by {}; gave up after waiting {}s", describe(lease), waited.as_secs())]
     Busy {
-        stage: Stage,
+        stage: StateKey,
         lease: Box<Lease>,
         waited: Duration,
     },
     #[error("stage {stage}'s lock was taken over by {holder} while this run held it; this run's state was not written over theirs")]
-    Lost { stage: Stage, holder: String },
+    Lost { stage: StateKey, holder: String },
     #[error(
         "stage {stage} kept changing under this run ({conflicts} conflicting writes); giving up"
     )]
-    Contended { stage: Stage, conflicts: u32 },
+    Contended { stage: StateKey, conflicts: u32 },
     #[error(
         "stage {stage} is locked by {}, which looks alive; pass --force to unlock it anyway",
         describe(lease)
     )]
-    Alive { stage: Stage, lease: Box<Lease> },
+    Alive { stage: StateKey, lease: Box<Lease> },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -123,7 +123,8 @@ pub struct Intent {
 /// Everything taking a lease needs.
 pub struct Acquire<'a> {
     pub store: &'a dyn StateStore,
-    pub stage: &'a Stage,
+    /// The stage (or app's stage) to lock.
+    pub stage: &'a dyn AsKey,
     pub holder: &'a Holder,
     pub opts: &'a LeaseOptions,
     pub clock: &'a dyn Clock,
@@ -175,7 +176,7 @@ pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError>
                     Some(why) => takeover = Some((lease, why)),
                     None if waited >= a.opts.wait || (a.stop)() => {
                         return Err(LeaseError::Busy {
-                            stage: a.stage.clone(),
+                            stage: a.stage.as_key(),
                             lease: Box::new(lease),
                             waited,
                         })
@@ -189,7 +190,12 @@ pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError>
             }
         }
         let next = locked(a, intent, &snapshot, now, takeover);
-        let message = format!("lock {} ({}) by {}", a.stage, intent.action, a.holder.id);
+        let message = format!(
+            "lock {} ({}) by {}",
+            a.stage.as_key(),
+            intent.action,
+            a.holder.id
+        );
         match a.store.put(a.stage, &next, &version, &message) {
             Ok(v) => {
                 return Ok(Acquired::Held(Box::new(Held {
@@ -205,7 +211,7 @@ pub fn acquire(a: &Acquire<'_>, intent: &Intent) -> Result<Acquired, LeaseError>
                 conflicts += 1;
                 if conflicts > a.opts.max_conflicts {
                     return Err(LeaseError::Contended {
-                        stage: a.stage.clone(),
+                        stage: a.stage.as_key(),
                         conflicts,
                     });
                 }
@@ -228,12 +234,14 @@ fn locked(
     takeover: Option<(Lease, String)>,
 ) -> Snapshot {
     let mut next = snapshot.clone();
+    let key = a.stage.as_key();
     let record = next.record.get_or_insert_with(|| {
         let mut r = Record::new(
-            a.stage.clone(),
+            key.stage.clone(),
             intent.status.unwrap_or(RecordStatus::Failed),
             now,
         );
+        r.app.clone_from(&key.app);
         r.pr = intent.pr;
         r
     });
@@ -243,8 +251,7 @@ fn locked(
     record.lock = Some(new_lease(a.holder, intent.action, now, a.opts.ttl));
     if let Some((old, why)) = takeover {
         tracing::warn!(
-            "taking over stage {}'s lock from {}: {why}",
-            a.stage,
+            "taking over stage {key}'s lock from {}: {why}",
             describe(&old)
         );
         record.note_lock_event(LockEvent {
@@ -332,7 +339,7 @@ impl Watch {
         let renewed = lease.renewed_at.unwrap_or(lease.acquired_at);
         tracing::warn!(
             "stage {} is locked by {}; last renewed {}s ago, it expires at {} unless renewed; waited {}s of {}s",
-            a.stage,
+            a.stage.as_key(),
             describe(lease),
             now.since(renewed).as_secs(),
             lease.expires_at,
@@ -363,7 +370,7 @@ pub fn describe(lease: &Lease) -> String {
 /// lock created is removed again; a takeover stays noted in the record.
 pub fn release_unchanged(
     store: &dyn StateStore,
-    stage: &Stage,
+    stage: &dyn AsKey,
     holder: &Holder,
     held: Held,
     max_conflicts: u32,
@@ -380,7 +387,7 @@ pub fn release_unchanged(
         r.lock = now.lock.clone();
         r.lock_history.clone_from(&now.lock_history);
     }
-    let message = format!("unlock {stage} unchanged by {}", holder.id);
+    let message = format!("unlock {} unchanged by {}", stage.as_key(), holder.id);
     finish(
         store,
         stage,
@@ -394,7 +401,7 @@ pub fn release_unchanged(
 }
 
 /// The holder of the stage's lease now, for a [`LeaseError::Lost`].
-fn lost(store: &dyn StateStore, stage: &Stage) -> LeaseError {
+fn lost(store: &dyn StateStore, stage: &dyn AsKey) -> LeaseError {
     let holder = store
         .load(stage)
         .ok()
@@ -404,7 +411,7 @@ fn lost(store: &dyn StateStore, stage: &Stage) -> LeaseError {
             |l| l.holder,
         );
     LeaseError::Lost {
-        stage: stage.clone(),
+        stage: stage.as_key(),
         holder,
     }
 }
@@ -415,7 +422,7 @@ fn lost(store: &dyn StateStore, stage: &Stage) -> LeaseError {
 /// another run is never written over.
 pub fn finish(
     store: &dyn StateStore,
-    stage: &Stage,
+    stage: &dyn AsKey,
     holder: &Holder,
     mut snapshot: Snapshot,
     mut version: Version,
@@ -439,7 +446,7 @@ pub fn finish(
                     Some(l) if l.holder == holder.id => {
                         if conflicts > max_conflicts {
                             return Err(LeaseError::Contended {
-                                stage: stage.clone(),
+                                stage: stage.as_key(),
                                 conflicts,
                             });
                         }
@@ -447,7 +454,7 @@ pub fn finish(
                     }
                     other => {
                         return Err(LeaseError::Lost {
-                            stage: stage.clone(),
+                            stage: stage.as_key(),
                             holder: other.map_or_else(
                                 || "another run, which has since released it".into(),
                                 |l| l.holder.clone(),

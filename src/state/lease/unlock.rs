@@ -33,7 +33,7 @@ pub fn unlock(a: &Acquire<'_>, force: bool) -> Result<Unlocked, LeaseError> {
             ),
             None => {
                 return Err(LeaseError::Alive {
-                    stage: a.stage.clone(),
+                    stage: a.stage.as_key(),
                     lease: Box::new(lease),
                 })
             }
@@ -50,7 +50,7 @@ pub fn unlock(a: &Acquire<'_>, force: bool) -> Result<Unlocked, LeaseError> {
                 reason,
             });
         }
-        let message = format!("unlock {} by hand: {}", a.stage, a.holder.id);
+        let message = format!("unlock {} by hand: {}", a.stage.as_key(), a.holder.id);
         match a.store.put(a.stage, &next, &version, &message) {
             Ok(_) => return Ok(Unlocked::Removed(lease)),
             Err(StoreError::Conflict { .. }) if conflicts < a.opts.max_conflicts => {
@@ -58,7 +58,7 @@ pub fn unlock(a: &Acquire<'_>, force: bool) -> Result<Unlocked, LeaseError> {
             }
             Err(StoreError::Conflict { .. }) => {
                 return Err(LeaseError::Contended {
-                    stage: a.stage.clone(),
+                    stage: a.stage.as_key(),
                     conflicts,
                 })
             }

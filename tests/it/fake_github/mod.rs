@@ -22,6 +22,8 @@
 //!   `sort`, `direction`) and `GET /repos/{owner}/{repo}/pulls/{n}`
 //! - `GET /repos/{owner}/{repo}/pulls/{n}/files` (paged, at most 3,000
 //!   files, as GitHub), set with [`FakeGitHub::set_pull_files`]
+//! - `GET /repos/{owner}/{repo}/compare/{base}...{head}` (at most 300
+//!   files, as GitHub), set with [`FakeGitHub::set_compare`]
 //! - `GET|POST /repos/{owner}/{repo}/deployments` (paged, newest first,
 //!   `sha`, `ref`, `task`, `environment`), `GET|DELETE …/deployments/{id}`
 //! - `GET|POST …/deployments/{id}/statuses` (paged, newest first) and
@@ -69,7 +71,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use self::pull_files::{PullFile, MAX_LISTED_FILES};
+pub use self::pull_files::{PullFile, MAX_COMPARED_FILES, MAX_LISTED_FILES};
 use self::routes::Reply;
 use self::state::{FaultRule, State, Token};
 use self::util::{now_epoch, Query};

@@ -26,6 +26,7 @@ const DOC_LIST_PULLS: &str = "https://docs.github.com/rest/pulls/pulls#list-pull
 const DOC_GET_PULL: &str = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request";
 const DOC_LIST_PULL_FILES: &str =
     "https://docs.github.com/rest/pulls/pulls#list-pull-requests-files";
+const DOC_COMPARE: &str = "https://docs.github.com/rest/commits/commits#compare-two-commits";
 const DOC_CREATE_DEPLOYMENT: &str =
     "https://docs.github.com/rest/deployments/deployments#create-a-deployment";
 const DOC_LIST_DEPLOYMENTS: &str =
@@ -345,6 +346,7 @@ fn repo_route(st: &mut State, req: &Req<'_>, token: &Token, key: &RepoKey, rest:
             Some(n) => list_pull_files(st, req, key, n, rest),
             None => not_found(DOC_LIST_PULL_FILES),
         },
+        ("GET", ["compare", basehead]) => compare(st, key, basehead),
         ("GET", ["deployments"]) => list_deployments(st, req, key, rest),
         ("POST", ["deployments"]) => create_deployment(st, req, token, key),
         ("GET", ["deployments", id]) => match num(id) {
@@ -675,6 +677,21 @@ fn list_pull_files(st: &mut State, req: &Req<'_>, key: &RepoKey, n: u64, rest: &
         .map(|f| super::pull_files::diff_entry(&st.base, repo, &pull.spec.head_sha, f))
         .collect();
     with_link(Reply::json(200, Value::Array(body)), page.link)
+}
+
+/// Two commits compared, as set with `FakeGitHub::set_compare`; an
+/// unknown pair is a 404, as GitHub answers for a commit it does not have.
+fn compare(st: &mut State, key: &RepoKey, basehead: &str) -> Reply {
+    let Some(repo) = st.repos.get(key) else {
+        return not_found(DOC_COMPARE);
+    };
+    match repo.compares.get(basehead) {
+        Some(c) => Reply::json(
+            200,
+            super::pull_files::comparison(&st.base, repo, basehead, c),
+        ),
+        None => not_found(DOC_COMPARE),
+    }
 }
 
 // ---------------------------------------------------------------- deployments

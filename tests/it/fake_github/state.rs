@@ -63,6 +63,8 @@ pub struct Repo {
     pub runs: BTreeMap<u64, WorkflowRun>,
     /// Pull request number -> the files it changes.
     pub pull_files: BTreeMap<u64, Vec<super::PullFile>>,
+    /// `BASE...HEAD` -> the comparison GitHub would give.
+    pub compares: BTreeMap<String, super::pull_files::Comparison>,
 }
 
 impl Repo {
@@ -212,6 +214,7 @@ impl State {
                 refs,
                 runs: BTreeMap::new(),
                 pull_files: BTreeMap::new(),
+                compares: BTreeMap::new(),
             }
         })
     }
